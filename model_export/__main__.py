@@ -1,0 +1,132 @@
+"""Command line of the training pipeline: prepare, train, export, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from model_export import corpus
+
+
+def _prepare(args: argparse.Namespace) -> None:
+    from model_export.dataset import prepare
+
+    if args.tsv:
+        splits = corpus.split_by_hash(corpus.read_tsv(args.tsv))
+        description = {"name": args.tsv.name, "source_lang": args.source_lang,
+                       "target_lang": args.target_lang, "split": "hash of the source, 5%/5%"}
+    elif args.source_file:
+        if not args.target_file:
+            raise SystemExit("--source-file needs --target-file")
+        splits = corpus.split_by_hash(corpus.read_parallel_files(args.source_file, args.target_file))
+        description = {"name": args.source_file.name, "source_lang": args.source_lang,
+                       "target_lang": args.target_lang, "split": "hash of the source, 5%/5%"}
+    else:
+        splits = corpus.split_bible(args.sword_path)
+        description = {
+            "name": f"Bible: {corpus.SOURCE_MODULE} (World English Bible) / "
+                    f"{corpus.TARGET_MODULE} (Reina-Valera 1909), verse-aligned",
+            "source_lang": "en", "target_lang": "es", "license": "public domain",
+            "split": "by book", "test_books": sorted(corpus.TEST_BOOKS),
+            "dev_books": sorted(corpus.DEV_BOOKS),
+        }
+    prepare(splits, args.out, args.vocab_size, description)
+    print({name: len(pairs) for name, pairs in splits.items()})
+
+
+def _train(args: argparse.Namespace) -> None:
+    from model_export.model import ModelConfig
+    from model_export.train import TrainConfig, train
+
+    from model_export.dataset import ParallelData
+
+    data = ParallelData.load(args.data)
+    model_config = ModelConfig(
+        data.source_vocab_size, data.target_vocab_size, embedding_size=args.embedding_size,
+        encoder_hidden_size=args.hidden_size, decoder_hidden_size=args.hidden_size,
+        attention_size=args.hidden_size, output_size=args.embedding_size, dropout=args.dropout,
+    )
+    config = TrainConfig(
+        epochs=args.epochs, batch_tokens=args.batch_tokens, learning_rate=args.learning_rate,
+        patience=args.patience, seed=args.seed, threads=args.threads,
+        max_minutes=args.max_minutes, dev_limit=args.dev_limit,
+    )
+    print(train(args.data, args.run, model_config, config, attention=not args.no_attention))
+
+
+def _export(args: argparse.Namespace) -> None:
+    import json
+
+    from model_export.export import write_artifact
+    from model_export.parity import check_parity
+    from model_export.train import load_model
+
+    model, checkpoint = load_model(args.checkpoint)
+    data_dir = Path(str(checkpoint["data_dir"])) if args.data is None else args.data
+    description = json.loads((data_dir / "corpus.json").read_text())
+    metadata = {
+        "name": args.name, "version": args.version,
+        "source_lang": description.get("source_lang"),
+        "target_lang": description.get("target_lang"),
+        "training_data": description,
+        "training": {"epochs": checkpoint["epoch"], "best_dev_bleu": checkpoint["best_bleu"],
+                     "seconds": checkpoint["elapsed"], **dict(checkpoint["train_config"])},
+    }
+    write_artifact(model, data_dir, args.out, metadata)
+    report = check_parity(model, args.out)
+    print(json.dumps(report.__dict__ | {"ok": report.ok}))
+    if not report.ok:
+        raise SystemExit("parity check failed")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m model_export", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    prep = commands.add_parser("prepare", help="split a corpus and train SentencePiece models")
+    prep.add_argument("--out", type=Path, required=True, help="data directory to write")
+    prep.add_argument("--tsv", type=Path, help="own corpus: source<TAB>target per line")
+    prep.add_argument("--source-file", type=Path, help="own corpus: source side, one per line")
+    prep.add_argument("--target-file", type=Path, help="own corpus: target side, line-aligned")
+    prep.add_argument("--source-lang", default="en")
+    prep.add_argument("--target-lang", default="es")
+    prep.add_argument("--sword-path", type=Path, default=corpus.SWORD_PATH)
+    prep.add_argument("--vocab-size", type=int, default=8000)
+    prep.set_defaults(func=_prepare)
+
+    tr = commands.add_parser("train", help="train (or resume) a model")
+    tr.add_argument("--data", type=Path, required=True, help="directory written by prepare")
+    tr.add_argument("--run", type=Path, required=True, help="run directory for checkpoints")
+    tr.add_argument("--no-attention", action="store_true", help="the RNNenc baseline")
+    tr.add_argument("--embedding-size", type=int, default=256)
+    tr.add_argument("--hidden-size", type=int, default=256)
+    tr.add_argument("--dropout", type=float, default=0.3)
+    tr.add_argument("--epochs", type=int, default=30)
+    tr.add_argument("--batch-tokens", type=int, default=2500)
+    tr.add_argument("--learning-rate", type=float, default=2e-3)
+    tr.add_argument("--patience", type=int, default=4)
+    tr.add_argument("--seed", type=int, default=1234)
+    tr.add_argument("--threads", type=int, default=2)
+    tr.add_argument("--max-minutes", type=float, default=0.0, help="time budget; 0 = none")
+    tr.add_argument("--dev-limit", type=int, default=0, help="dev pairs decoded for BLEU")
+    tr.set_defaults(func=_train)
+
+    ex = commands.add_parser("export", help="export a checkpoint to an ONNX artifact directory")
+    ex.add_argument("--checkpoint", type=Path, required=True, help="e.g. RUN/best.pt")
+    ex.add_argument("--out", type=Path, required=True, help="artifact directory to write")
+    ex.add_argument("--data", type=Path, help="prepared data (default: the checkpoint's)")
+    ex.add_argument("--name", default="bahdanau-en-es")
+    ex.add_argument("--version", default="1")
+    ex.set_defaults(func=_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Export the encoder and one decoder step to ONNX, with parity checks and an int8 variant.
+
+Artifact layout (everything the service needs, nothing from PyTorch)::
+
+    encoder.onnx        src_tokens (B,T) int64, src_lengths (B,) int64
+                        -> annotations (B,T,2H), keys (B,T,A), init_state (B,D)
+    decoder_step.onnx   prev_tokens (B,) int64, state (B,D), annotations (B,T,2H),
+                        keys (B,T,A), src_mask (B,T) bool
+                        -> log_probs (B,V), new_state (B,D), attention (B,T)
+    int8/               the same two graphs with dynamically quantized weights
+    source.spm, target.spm
+    model_config.json   format version, sizes, special-token ids, languages, data, scores
+
+Constant folding is left to ONNX Runtime at load time, so every initializer keeps its
+PyTorch parameter name (the GRU gate reordering stays an op in the graph) and
+:func:`rebuild_torch_model` can rebuild the PyTorch model from the artifact alone.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+from torch import nn
+
+from model_export import tokenizer
+from model_export.model import ModelConfig, Seq2Seq
+
+FORMAT_VERSION = 1
+ENCODER_FILE, DECODER_FILE = "encoder.onnx", "decoder_step.onnx"
+OPSET = 17
+
+
+class EncoderGraph(nn.Module):
+    def __init__(self, model: Seq2Seq) -> None:
+        super().__init__()
+        self.encoder = model.encoder
+        self.decoder = model.decoder
+        self.model = [model]  # not a submodule: keeps parameter names as in Seq2Seq
+
+    def forward(self, src_tokens: torch.Tensor, src_lengths: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        annotations, keys, init_state, _ = self.model[0].encode(src_tokens, src_lengths)
+        return annotations, keys, init_state
+
+
+class DecoderStepGraph(nn.Module):
+    def __init__(self, model: Seq2Seq) -> None:
+        super().__init__()
+        self.decoder = model.decoder
+        self.model = [model]
+
+    def forward(self, prev_tokens: torch.Tensor, state: torch.Tensor, annotations: torch.Tensor,
+                keys: torch.Tensor, src_mask: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.model[0].step(prev_tokens, state, annotations, keys, src_mask)
+
+
+def _example_inputs(config: ModelConfig) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+    batch, length = 2, 5
+    src = torch.randint(4, config.src_vocab_size, (batch, length))
+    lengths = torch.tensor([length, 3])
+    annotations = torch.randn(batch, length, 2 * config.encoder_hidden_size)
+    keys = torch.randn(batch, length, config.attention_size)
+    state = torch.randn(batch, config.decoder_hidden_size)
+    mask = torch.arange(length)[None, :] < lengths[:, None]
+    prev = torch.tensor([tokenizer.BOS_ID, tokenizer.BOS_ID])
+    return (src, lengths), (prev, state, annotations, keys, mask)
+
+
+def export_onnx(model: Seq2Seq, out_dir: Path) -> None:
+    """Write ``encoder.onnx`` and ``decoder_step.onnx`` with dynamic batch and length axes."""
+    model.eval()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    encoder_inputs, step_inputs = _example_inputs(model.config)
+    with torch.no_grad():
+        torch.onnx.export(
+            EncoderGraph(model), encoder_inputs, str(out_dir / ENCODER_FILE),
+            input_names=["src_tokens", "src_lengths"],
+            output_names=["annotations", "keys", "init_state"],
+            dynamic_axes={"src_tokens": {0: "batch", 1: "src_len"}, "src_lengths": {0: "batch"},
+                          "annotations": {0: "batch", 1: "src_len"},
+                          "keys": {0: "batch", 1: "src_len"}, "init_state": {0: "batch"}},
+            opset_version=OPSET, do_constant_folding=False, dynamo=False,
+        )
+        torch.onnx.export(
+            DecoderStepGraph(model), step_inputs, str(out_dir / DECODER_FILE),
+            input_names=["prev_tokens", "state", "annotations", "keys", "src_mask"],
+            output_names=["log_probs", "new_state", "attention"],
+            dynamic_axes={"prev_tokens": {0: "batch"}, "state": {0: "batch"},
+                          "annotations": {0: "batch", 1: "src_len"},
+                          "keys": {0: "batch", 1: "src_len"},
+                          "src_mask": {0: "batch", 1: "src_len"},
+                          "log_probs": {0: "batch"}, "new_state": {0: "batch"},
+                          "attention": {0: "batch", 1: "src_len"}},
+            opset_version=OPSET, do_constant_folding=False, dynamo=False,
+        )
+    for name in (ENCODER_FILE, DECODER_FILE):
+        onnx.checker.check_model(str(out_dir / name))
+
+
+def quantize_int8(artifact_dir: Path) -> None:
+    """Dynamic int8 quantization of both graphs into ``artifact_dir/int8``."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    target = artifact_dir / "int8"
+    target.mkdir(exist_ok=True)
+    for name in (ENCODER_FILE, DECODER_FILE):
+        quantize_dynamic(artifact_dir / name, target / name, weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["MatMul", "Gemm", "Gather"])
+
+
+def rebuild_torch_model(artifact_dir: Path) -> Seq2Seq:
+    """The PyTorch model of an artifact, from its ONNX initializers and config alone."""
+    config = json.loads((artifact_dir / "model_config.json").read_text())
+    model = Seq2Seq(ModelConfig(**config["model"]))
+    state: dict[str, np.ndarray] = {}
+    for name in (ENCODER_FILE, DECODER_FILE):
+        graph = onnx.load(str(artifact_dir / name))
+        for init in graph.graph.initializer:
+            state[init.name] = numpy_helper.to_array(init)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    if missing:
+        raise ValueError(f"{artifact_dir}: no initializer for {missing}")
+    model.load_state_dict({key: torch.from_numpy(np.array(state[key])) for key in expected})
+    model.eval()
+    return model
+
+
+def write_artifact(model: Seq2Seq, data_dir: Path, out_dir: Path,
+                   metadata: dict[str, Any]) -> Path:
+    """Export graphs, copy tokenizers and write ``model_config.json``."""
+    export_onnx(model, out_dir)
+    shutil.copyfile(data_dir / "source.model", out_dir / "source.spm")
+    shutil.copyfile(data_dir / "target.model", out_dir / "target.spm")
+    config = {
+        "format_version": FORMAT_VERSION,
+        "encoder": ENCODER_FILE,
+        "decoder_step": DECODER_FILE,
+        "int8": {"encoder": f"int8/{ENCODER_FILE}", "decoder_step": f"int8/{DECODER_FILE}"},
+        "source_tokenizer": "source.spm",
+        "target_tokenizer": "target.spm",
+        "special_tokens": {"pad": tokenizer.PAD_ID, "unk": tokenizer.UNK_ID,
+                           "bos": tokenizer.BOS_ID, "eos": tokenizer.EOS_ID},
+        "model": model.config.to_dict(),
+        **metadata,
+    }
+    (out_dir / "model_config.json").write_text(json.dumps(config, indent=2) + "\n")
+    quantize_int8(out_dir)
+    return out_dir

@@ -1,0 +1,1 @@
+"""HTTP translation service over the exported Bahdanau attention model (ONNX Runtime)."""

@@ -1,0 +1,1 @@
+"""Inference: artifact loading, tokenization, ONNX Runtime sessions, search, batching."""

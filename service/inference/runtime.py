@@ -1,0 +1,109 @@
+"""ONNX Runtime sessions for the encoder and the decoder step.
+
+Numpy in, numpy out; the recurrent state goes into and out of every ``run``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import onnxruntime as ort
+
+from service.inference.artifact import ModelArtifact
+from service.inference.search import StepFunction
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cpu", "cuda")
+CUDA_PROVIDER, CPU_PROVIDER = "CUDAExecutionProvider", "CPUExecutionProvider"
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    device: str = "auto"  # auto: CUDA when onnxruntime-gpu sees a GPU, else CPU
+    intra_op_threads: int = 0  # 0: ONNX Runtime's default (one per core)
+    inter_op_threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, not {self.device!r}")
+
+
+@dataclass(frozen=True)
+class EncodedBatch:
+    annotations: np.ndarray  # (B, T, 2H)
+    keys: np.ndarray  # (B, T, A): U h_j, computed once per sentence
+    init_state: np.ndarray  # (B, D)
+    mask: np.ndarray  # (B, T) bool, True at real source positions
+
+
+def choose_providers(device: str) -> list[str]:
+    available = ort.get_available_providers()
+    if device == "cpu":
+        return [CPU_PROVIDER]
+    if CUDA_PROVIDER in available:
+        return [CUDA_PROVIDER, CPU_PROVIDER]
+    if device == "cuda":
+        raise RuntimeError(
+            "device 'cuda' requested but ONNX Runtime has no CUDA provider "
+            f"(available: {available}); install onnxruntime-gpu"
+        )
+    return [CPU_PROVIDER]
+
+
+class OnnxSeq2Seq:
+    """The exported encoder and decoder step, run by ONNX Runtime."""
+
+    def __init__(self, artifact: ModelArtifact, options: RuntimeOptions = RuntimeOptions()):
+        session_options = ort.SessionOptions()
+        session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session_options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        session_options.intra_op_num_threads = options.intra_op_threads
+        session_options.inter_op_num_threads = options.inter_op_threads
+        session_options.log_severity_level = 3
+        providers = choose_providers(options.device)
+        try:
+            self.encoder = ort.InferenceSession(str(artifact.encoder_path), session_options,
+                                                providers=providers)
+        except Exception as error:  # ORT raises its own untyped errors
+            raise RuntimeError(f"{artifact.encoder_path}: cannot load ({error})") from error
+        try:
+            self.decoder = ort.InferenceSession(str(artifact.decoder_step_path), session_options,
+                                                providers=providers)
+        except Exception as error:
+            raise RuntimeError(f"{artifact.decoder_step_path}: cannot load ({error})") from error
+        self.provider = self.decoder.get_providers()[0]
+        if options.device == "auto" and CUDA_PROVIDER in ort.get_available_providers() \
+                and self.provider != CUDA_PROVIDER:
+            log.warning("CUDA provider available but not usable; running on CPU")
+        log.info("ONNX Runtime %s with %s", ort.__version__, self.provider)
+
+    def encode(self, src_tokens: np.ndarray, src_lengths: np.ndarray) -> EncodedBatch:
+        annotations, keys, init_state = self.encoder.run(
+            None, {"src_tokens": src_tokens, "src_lengths": src_lengths}
+        )
+        mask = np.arange(src_tokens.shape[1])[None, :] < src_lengths[:, None]
+        return EncodedBatch(annotations, keys, init_state, mask)
+
+    def step_function(self, encoded: EncodedBatch) -> StepFunction:
+        """A search step over ``encoded``; the per-row encoder outputs are gathered only
+        when the set of rows changes (once per finished sentence, not per step)."""
+        cached_rows: np.ndarray | None = None
+        feeds: dict[str, np.ndarray] = {}
+
+        def step(prev_tokens: np.ndarray, state: np.ndarray, rows: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            nonlocal cached_rows
+            if cached_rows is None or not np.array_equal(rows, cached_rows):
+                cached_rows = rows.copy()
+                feeds["annotations"] = np.ascontiguousarray(encoded.annotations[rows])
+                feeds["keys"] = np.ascontiguousarray(encoded.keys[rows])
+                feeds["src_mask"] = np.ascontiguousarray(encoded.mask[rows])
+            feeds["prev_tokens"] = prev_tokens
+            feeds["state"] = np.ascontiguousarray(state, dtype=np.float32)
+            log_probs, new_state, attention = self.decoder.run(None, feeds)
+            return log_probs, new_state, attention
+
+        return step

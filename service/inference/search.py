@@ -1,0 +1,173 @@
+"""Greedy and beam search in numpy over a decoder step function.
+
+The step function advances a set of hypotheses by one token. Each hypothesis row
+belongs to a sentence of the batch, named by ``rows``; the step function uses it to
+pick that sentence's encoder outputs. Attention is carried along every hypothesis
+(and re-ordered with the beam back-pointers), so the matrix returned with a
+hypothesis is the one that produced it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# (prev_tokens (N,), state (N,D), rows (N,)) -> (log_probs (N,V), new_state (N,D), attention (N,T))
+StepFunction = Callable[[np.ndarray, np.ndarray, np.ndarray],
+                        tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    beam_size: int = 5  # 1 = greedy
+    n_best: int = 1
+    length_penalty: float = 1.0  # score / length**length_penalty; 0 = raw log-probability
+    max_length_ratio: float = 2.0  # output at most ratio * source length + extra tokens
+    max_length_extra: int = 10
+
+    def __post_init__(self) -> None:
+        if self.beam_size < 1:
+            raise ValueError("beam_size must be at least 1")
+        if not 1 <= self.n_best <= self.beam_size:
+            raise ValueError("n_best must be between 1 and beam_size")
+
+    def max_length(self, source_length: int) -> int:
+        return max(1, int(self.max_length_ratio * source_length) + self.max_length_extra)
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    tokens: list[int]  # ends with EOS
+    score: float  # length-normalized log-probability
+    log_prob: float
+    attention: np.ndarray  # (len(tokens), source length): one row per target token
+
+
+def _normalize(log_prob: float, length: int, penalty: float) -> float:
+    return log_prob / (length**penalty) if penalty else log_prob
+
+
+def greedy_search(step: StepFunction, init_state: np.ndarray, source_lengths: Sequence[int],
+                  bos: int, eos: int, options: SearchOptions) -> list[list[Hypothesis]]:
+    """Greedy decoding of a batch; one hypothesis per sentence."""
+    batch = init_state.shape[0]
+    rows = np.arange(batch)
+    state = init_state
+    prev = np.full(batch, bos, dtype=np.int64)
+    limits = np.array([options.max_length(n) for n in source_lengths])
+    tokens: list[list[int]] = [[] for _ in range(batch)]
+    attention: list[list[np.ndarray]] = [[] for _ in range(batch)]
+    log_prob = np.zeros(batch)
+    results: list[list[Hypothesis]] = [[] for _ in range(batch)]
+    t = 0
+    while rows.size:
+        log_probs, state, alpha = step(prev, state, rows)
+        forced = limits[rows] - 1 <= t
+        choice = np.where(forced, eos, log_probs.argmax(axis=1))
+        log_prob[rows] += log_probs[np.arange(rows.size), choice]
+        keep = []
+        for i, (sentence, token) in enumerate(zip(rows.tolist(), choice.tolist())):
+            tokens[sentence].append(token)
+            attention[sentence].append(alpha[i, : source_lengths[sentence]])
+            if token == eos:
+                results[sentence] = [Hypothesis(
+                    tokens[sentence],
+                    _normalize(float(log_prob[sentence]), len(tokens[sentence]),
+                               options.length_penalty),
+                    float(log_prob[sentence]), np.stack(attention[sentence]),
+                )]
+            else:
+                keep.append(i)
+        if len(keep) < rows.size:
+            rows, state, choice = rows[keep], state[keep], choice[keep]
+        prev = choice.astype(np.int64)
+        t += 1
+    return results
+
+
+def beam_search(step: StepFunction, init_state: np.ndarray, source_lengths: Sequence[int],
+                bos: int, eos: int, options: SearchOptions) -> list[list[Hypothesis]]:
+    """Beam search of a batch: the ``n_best`` hypotheses of each sentence, best first.
+
+    Every unfinished sentence keeps exactly ``beam_size`` live hypotheses, so the
+    rows passed to the step function change only when a whole sentence finishes.
+    A sentence finishes once ``beam_size`` hypotheses have ended with EOS.
+    """
+    if options.beam_size == 1:
+        return greedy_search(step, init_state, source_lengths, bos, eos, options)
+    k = options.beam_size
+    batch = init_state.shape[0]
+    sentences = np.arange(batch)  # unfinished sentences, in live order
+    rows = np.repeat(sentences, k)
+    state = np.repeat(init_state, k, axis=0)
+    prev = np.full(batch * k, bos, dtype=np.int64)
+    scores = np.tile(np.r_[0.0, np.full(k - 1, -np.inf)], batch)  # one live start per sentence
+    history = np.zeros((batch * k, 0), dtype=np.int64)
+    attn_history = np.zeros((batch * k, 0, max(source_lengths)), dtype=np.float32)
+    limits = np.array([options.max_length(n) for n in source_lengths])
+    finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
+    t = 0
+    while sentences.size:
+        log_probs, state, alpha = step(prev, state, rows)
+        vocab = log_probs.shape[1]
+        width = alpha.shape[1]
+        if attn_history.shape[2] != width:
+            attn_history = attn_history[:, :, :width]
+        forced = (limits[sentences] - 1 <= t)[:, None]  # (S, 1): only EOS may follow
+        candidates = (scores[:, None] + log_probs).reshape(sentences.size, k * vocab)
+        eos_only = np.full_like(candidates, -np.inf)
+        eos_only[:, eos::vocab] = candidates[:, eos::vocab]
+        candidates = np.where(forced, eos_only, candidates)
+        top = np.argpartition(-candidates, 2 * k, axis=1)[:, : 2 * k]
+        top_scores = np.take_along_axis(candidates, top, axis=1)
+        order = np.argsort(-top_scores, axis=1, kind="stable")
+        top, top_scores = (np.take_along_axis(top, order, 1),
+                           np.take_along_axis(top_scores, order, 1))
+
+        new_parent, new_token, new_score, still_live = [], [], [], []
+        for s, sentence in enumerate(sentences.tolist()):
+            live = 0
+            for flat, score in zip(top[s].tolist(), top_scores[s].tolist()):
+                parent, token = s * k + flat // vocab, flat % vocab
+                if not np.isfinite(score):
+                    break
+                if token == eos:
+                    if len(finished[sentence]) < k:
+                        length = t + 1
+                        tokens = [*history[parent].tolist(), eos]
+                        attn = np.concatenate(
+                            [attn_history[parent], alpha[parent][None]], axis=0
+                        )[:, : source_lengths[sentence]]
+                        finished[sentence].append(Hypothesis(
+                            tokens, _normalize(score, length, options.length_penalty),
+                            score, attn))
+                elif live < k:
+                    new_parent.append(parent)
+                    new_token.append(token)
+                    new_score.append(score)
+                    live += 1
+                if live == k and len(finished[sentence]) >= k:
+                    break
+            done = len(finished[sentence]) >= k or bool(forced[s, 0])
+            still_live.extend([not done] * k)
+            if live < k:  # only when forced: pad so every sentence keeps k rows
+                pad = k - live
+                new_parent += [s * k] * pad
+                new_token += [eos] * pad
+                new_score += [-np.inf] * pad
+
+        parents = np.array(new_parent)
+        history = np.concatenate([history[parents], np.array(new_token)[:, None]], axis=1)
+        attn_history = np.concatenate([attn_history[parents], alpha[parents][:, None]], axis=1)
+        state, scores = state[parents], np.array(new_score)
+        prev = np.array(new_token, dtype=np.int64)
+        rows_kept = np.array(still_live)
+        if not rows_kept.all():
+            history, attn_history = history[rows_kept], attn_history[rows_kept]
+            state, scores, prev = state[rows_kept], scores[rows_kept], prev[rows_kept]
+            rows = rows[rows_kept]
+            sentences = sentences[rows_kept[::k]]
+        t += 1
+    return [sorted(hyps, key=lambda h: -h.score)[: options.n_best] for hyps in finished]

@@ -1,0 +1,20 @@
+"""The alignment store: documents kept by translation id (SQLite or Redis)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from service.storage.base import AlignmentStore, StoreUnavailable
+from service.storage.redis import RedisStore
+from service.storage.sqlite import SQLiteStore
+
+__all__ = ["AlignmentStore", "RedisStore", "SQLiteStore", "StoreUnavailable", "open_store"]
+
+
+def open_store(
+    sqlite_path: Path, redis_url: str | None, ttl_seconds: float, max_entries: int
+) -> AlignmentStore:
+    """Redis when ``redis_url`` is given (replicas share it), else a local SQLite file."""
+    if redis_url:
+        return RedisStore(redis_url, ttl_seconds=ttl_seconds, max_entries=max_entries)
+    return SQLiteStore(sqlite_path, ttl_seconds=ttl_seconds, max_entries=max_entries)
