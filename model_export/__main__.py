@@ -14,21 +14,34 @@ def _prepare(args: argparse.Namespace) -> None:
 
     if args.tsv:
         splits = corpus.split_by_hash(corpus.read_tsv(args.tsv))
-        description = {"name": args.tsv.name, "source_lang": args.source_lang,
-                       "target_lang": args.target_lang, "split": "hash of the source, 5%/5%"}
+        description = {
+            "name": args.tsv.name,
+            "source_lang": args.source_lang,
+            "target_lang": args.target_lang,
+            "split": "hash of the source, 5%/5%",
+        }
     elif args.source_file:
         if not args.target_file:
             raise SystemExit("--source-file needs --target-file")
-        splits = corpus.split_by_hash(corpus.read_parallel_files(args.source_file, args.target_file))
-        description = {"name": args.source_file.name, "source_lang": args.source_lang,
-                       "target_lang": args.target_lang, "split": "hash of the source, 5%/5%"}
+        splits = corpus.split_by_hash(
+            corpus.read_parallel_files(args.source_file, args.target_file)
+        )
+        description = {
+            "name": args.source_file.name,
+            "source_lang": args.source_lang,
+            "target_lang": args.target_lang,
+            "split": "hash of the source, 5%/5%",
+        }
     else:
         splits = corpus.split_bible(args.sword_path)
         description = {
             "name": f"Bible: {corpus.SOURCE_MODULE} (World English Bible) / "
-                    f"{corpus.TARGET_MODULE} (Reina-Valera 1909), verse-aligned",
-            "source_lang": "en", "target_lang": "es", "license": "public domain",
-            "split": "by book", "test_books": sorted(corpus.TEST_BOOKS),
+            f"{corpus.TARGET_MODULE} (Reina-Valera 1909), verse-aligned",
+            "source_lang": "en",
+            "target_lang": "es",
+            "license": "public domain",
+            "split": "by book",
+            "test_books": sorted(corpus.TEST_BOOKS),
             "dev_books": sorted(corpus.DEV_BOOKS),
         }
     prepare(splits, args.out, args.vocab_size, description)
@@ -36,21 +49,30 @@ def _prepare(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
+    from model_export.dataset import ParallelData
     from model_export.model import ModelConfig
     from model_export.train import TrainConfig, train
 
-    from model_export.dataset import ParallelData
-
     data = ParallelData.load(args.data)
     model_config = ModelConfig(
-        data.source_vocab_size, data.target_vocab_size, embedding_size=args.embedding_size,
-        encoder_hidden_size=args.hidden_size, decoder_hidden_size=args.hidden_size,
-        attention_size=args.hidden_size, output_size=args.embedding_size, dropout=args.dropout,
+        data.source_vocab_size,
+        data.target_vocab_size,
+        embedding_size=args.embedding_size,
+        encoder_hidden_size=args.hidden_size,
+        decoder_hidden_size=args.hidden_size,
+        attention_size=args.hidden_size,
+        output_size=args.embedding_size,
+        dropout=args.dropout,
     )
     config = TrainConfig(
-        epochs=args.epochs, batch_tokens=args.batch_tokens, learning_rate=args.learning_rate,
-        patience=args.patience, seed=args.seed, threads=args.threads,
-        max_minutes=args.max_minutes, dev_limit=args.dev_limit,
+        epochs=args.epochs,
+        batch_tokens=args.batch_tokens,
+        learning_rate=args.learning_rate,
+        patience=args.patience,
+        seed=args.seed,
+        threads=args.threads,
+        max_minutes=args.max_minutes,
+        dev_limit=args.dev_limit,
     )
     print(train(args.data, args.run, model_config, config, attention=not args.no_attention))
 
@@ -66,12 +88,17 @@ def _export(args: argparse.Namespace) -> None:
     data_dir = Path(str(checkpoint["data_dir"])) if args.data is None else args.data
     description = json.loads((data_dir / "corpus.json").read_text())
     metadata = {
-        "name": args.name, "version": args.version,
+        "name": args.name,
+        "version": args.version,
         "source_lang": description.get("source_lang"),
         "target_lang": description.get("target_lang"),
         "training_data": description,
-        "training": {"epochs": checkpoint["epoch"], "best_dev_bleu": checkpoint["best_bleu"],
-                     "seconds": checkpoint["elapsed"], **dict(checkpoint["train_config"])},
+        "training": {
+            "epochs": checkpoint["epoch"],
+            "best_dev_bleu": checkpoint["best_bleu"],
+            "seconds": checkpoint["elapsed"],
+            **dict(checkpoint["train_config"]),
+        },
     }
     write_artifact(model, data_dir, args.out, metadata)
     report = check_parity(model, args.out)

@@ -17,12 +17,35 @@ SOURCE_MODULE = "engWEB2015eb"
 TARGET_MODULE = "spaRV1909eb"
 
 TEST_BOOKS = frozenset(
-    ["Ruth", "Esther", "Joel", "Jonah", "Micah", "Philippians", "Colossians", "Titus",
-     "James", "II Peter", "I John", "Jude"]
+    [
+        "Ruth",
+        "Esther",
+        "Joel",
+        "Jonah",
+        "Micah",
+        "Philippians",
+        "Colossians",
+        "Titus",
+        "James",
+        "II Peter",
+        "I John",
+        "Jude",
+    ]
 )
 DEV_BOOKS = frozenset(
-    ["Lamentations", "Obadiah", "Nahum", "Habakkuk", "Zephaniah", "Haggai",
-     "I Thessalonians", "II Thessalonians", "Philemon", "II John", "III John"]
+    [
+        "Lamentations",
+        "Obadiah",
+        "Nahum",
+        "Habakkuk",
+        "Zephaniah",
+        "Haggai",
+        "I Thessalonians",
+        "II Thessalonians",
+        "Philemon",
+        "II John",
+        "III John",
+    ]
 )
 SPLITS = ("train", "dev", "test")
 
@@ -72,11 +95,15 @@ def read_bible(sword_path: Path = SWORD_PATH) -> Iterator[tuple[str, Pair]]:
             if book.name not in target_books:  # deuterocanonical books have no Spanish text
                 continue
             target_lengths = target_books[book.name].chapter_lengths
-            for chapter, (n_src, n_tgt) in enumerate(zip(book.chapter_lengths, target_lengths), 1):
+            for chapter, (n_src, n_tgt) in enumerate(
+                zip(book.chapter_lengths, target_lengths, strict=False), 1
+            ):
                 verses = list(range(1, min(n_src, n_tgt) + 1))
                 src = source.get(books=[book.name], chapters=[chapter], verses=verses, join="\x00")
                 tgt = target.get(books=[book.name], chapters=[chapter], verses=verses, join="\x00")
-                for verse, (s, t) in enumerate(zip(src.split("\x00"), tgt.split("\x00")), 1):
+                for verse, (s, t) in enumerate(
+                    zip(src.split("\x00"), tgt.split("\x00"), strict=False), 1
+                ):
                     s, t = _clean(s), _clean(t)
                     if s and t:
                         yield book.name, Pair(s, t, f"{book.name} {chapter}:{verse}")
@@ -113,13 +140,14 @@ def read_parallel_files(source_path: Path, target_path: Path) -> list[Pair]:
         )
     return [
         Pair(_clean(s), _clean(t), f"line {n}")
-        for n, (s, t) in enumerate(zip(sources, targets), 1)
+        for n, (s, t) in enumerate(zip(sources, targets, strict=True), 1)
         if _clean(s) and _clean(t)
     ]
 
 
-def split_by_hash(pairs: Iterable[Pair], dev_fraction: float = 0.05,
-                  test_fraction: float = 0.05) -> dict[str, list[Pair]]:
+def split_by_hash(
+    pairs: Iterable[Pair], dev_fraction: float = 0.05, test_fraction: float = 0.05
+) -> dict[str, list[Pair]]:
     """Deterministic split of a user corpus: a pair's split depends on its source text only,
     so duplicated sources never straddle two splits."""
     import hashlib

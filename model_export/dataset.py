@@ -16,8 +16,9 @@ from model_export.corpus import SPLITS, Pair, read_tsv, write_tsv
 SOURCE_MODEL, TARGET_MODEL = "source.model", "target.model"
 
 
-def prepare(splits: dict[str, list[Pair]], out_dir: Path, vocab_size: int,
-            description: dict[str, object]) -> None:
+def prepare(
+    splits: dict[str, list[Pair]], out_dir: Path, vocab_size: int, description: dict[str, object]
+) -> None:
     """Write the splits and train the SentencePiece models on the training split."""
     for name in SPLITS:
         write_tsv(splits[name], out_dir / f"{name}.tsv")
@@ -75,11 +76,14 @@ class ParallelData:
         return examples
 
 
-def batches_by_tokens(examples: list[tuple[list[int], list[int]]], batch_tokens: int,
-                      shuffle: bool) -> list[list[tuple[list[int], list[int]]]]:
+def batches_by_tokens(
+    examples: list[tuple[list[int], list[int]]], batch_tokens: int, shuffle: bool
+) -> list[list[tuple[list[int], list[int]]]]:
     """Group examples of similar target length into batches of about ``batch_tokens``."""
     order = sorted(range(len(examples)), key=lambda i: (len(examples[i][1]), len(examples[i][0])))
-    batches, current, longest = [], [], 0
+    batches: list[list[tuple[list[int], list[int]]]] = []
+    current: list[tuple[list[int], list[int]]] = []
+    longest = 0
     for i in order:
         longest = max(longest, len(examples[i][1]) + 1)
         if current and longest * (len(current) + 1) > batch_tokens:
@@ -93,8 +97,9 @@ def batches_by_tokens(examples: list[tuple[list[int], list[int]]], batch_tokens:
     return batches
 
 
-def pad_batch(sequences: list[list[int]], device: torch.device
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_batch(
+    sequences: list[list[int]], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad with PAD_ID: (B, T) tokens and (B,) lengths."""
     lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
     tokens = torch.full((len(sequences), int(lengths.max())), tokenizer.PAD_ID, dtype=torch.long)

@@ -44,8 +44,9 @@ class EncoderGraph(nn.Module):
         self.decoder = model.decoder
         self.model = [model]  # not a submodule: keeps parameter names as in Seq2Seq
 
-    def forward(self, src_tokens: torch.Tensor, src_lengths: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, src_tokens: torch.Tensor, src_lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         annotations, keys, init_state, _ = self.model[0].encode(src_tokens, src_lengths)
         return annotations, keys, init_state
 
@@ -56,13 +57,20 @@ class DecoderStepGraph(nn.Module):
         self.decoder = model.decoder
         self.model = [model]
 
-    def forward(self, prev_tokens: torch.Tensor, state: torch.Tensor, annotations: torch.Tensor,
-                keys: torch.Tensor, src_mask: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self,
+        prev_tokens: torch.Tensor,
+        state: torch.Tensor,
+        annotations: torch.Tensor,
+        keys: torch.Tensor,
+        src_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.model[0].step(prev_tokens, state, annotations, keys, src_mask)
 
 
-def _example_inputs(config: ModelConfig) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+def _example_inputs(
+    config: ModelConfig,
+) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
     batch, length = 2, 5
     src = torch.randint(4, config.src_vocab_size, (batch, length))
     lengths = torch.tensor([length, 3])
@@ -81,25 +89,41 @@ def export_onnx(model: Seq2Seq, out_dir: Path) -> None:
     encoder_inputs, step_inputs = _example_inputs(model.config)
     with torch.no_grad():
         torch.onnx.export(
-            EncoderGraph(model), encoder_inputs, str(out_dir / ENCODER_FILE),
+            EncoderGraph(model),
+            encoder_inputs,
+            str(out_dir / ENCODER_FILE),
             input_names=["src_tokens", "src_lengths"],
             output_names=["annotations", "keys", "init_state"],
-            dynamic_axes={"src_tokens": {0: "batch", 1: "src_len"}, "src_lengths": {0: "batch"},
-                          "annotations": {0: "batch", 1: "src_len"},
-                          "keys": {0: "batch", 1: "src_len"}, "init_state": {0: "batch"}},
-            opset_version=OPSET, do_constant_folding=False, dynamo=False,
+            dynamic_axes={
+                "src_tokens": {0: "batch", 1: "src_len"},
+                "src_lengths": {0: "batch"},
+                "annotations": {0: "batch", 1: "src_len"},
+                "keys": {0: "batch", 1: "src_len"},
+                "init_state": {0: "batch"},
+            },
+            opset_version=OPSET,
+            do_constant_folding=False,
+            dynamo=False,
         )
         torch.onnx.export(
-            DecoderStepGraph(model), step_inputs, str(out_dir / DECODER_FILE),
+            DecoderStepGraph(model),
+            step_inputs,
+            str(out_dir / DECODER_FILE),
             input_names=["prev_tokens", "state", "annotations", "keys", "src_mask"],
             output_names=["log_probs", "new_state", "attention"],
-            dynamic_axes={"prev_tokens": {0: "batch"}, "state": {0: "batch"},
-                          "annotations": {0: "batch", 1: "src_len"},
-                          "keys": {0: "batch", 1: "src_len"},
-                          "src_mask": {0: "batch", 1: "src_len"},
-                          "log_probs": {0: "batch"}, "new_state": {0: "batch"},
-                          "attention": {0: "batch", 1: "src_len"}},
-            opset_version=OPSET, do_constant_folding=False, dynamo=False,
+            dynamic_axes={
+                "prev_tokens": {0: "batch"},
+                "state": {0: "batch"},
+                "annotations": {0: "batch", 1: "src_len"},
+                "keys": {0: "batch", 1: "src_len"},
+                "src_mask": {0: "batch", 1: "src_len"},
+                "log_probs": {0: "batch"},
+                "new_state": {0: "batch"},
+                "attention": {0: "batch", 1: "src_len"},
+            },
+            opset_version=OPSET,
+            do_constant_folding=False,
+            dynamo=False,
         )
     for name in (ENCODER_FILE, DECODER_FILE):
         onnx.checker.check_model(str(out_dir / name))
@@ -112,8 +136,12 @@ def quantize_int8(artifact_dir: Path) -> None:
     target = artifact_dir / "int8"
     target.mkdir(exist_ok=True)
     for name in (ENCODER_FILE, DECODER_FILE):
-        quantize_dynamic(artifact_dir / name, target / name, weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["MatMul", "Gemm", "Gather"])
+        quantize_dynamic(
+            artifact_dir / name,
+            target / name,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul", "Gemm", "Gather"],
+        )
 
 
 def rebuild_torch_model(artifact_dir: Path) -> Seq2Seq:
@@ -134,8 +162,7 @@ def rebuild_torch_model(artifact_dir: Path) -> Seq2Seq:
     return model
 
 
-def write_artifact(model: Seq2Seq, data_dir: Path, out_dir: Path,
-                   metadata: dict[str, Any]) -> Path:
+def write_artifact(model: Seq2Seq, data_dir: Path, out_dir: Path, metadata: dict[str, Any]) -> Path:
     """Export graphs, copy tokenizers and write ``model_config.json``."""
     export_onnx(model, out_dir)
     shutil.copyfile(data_dir / "source.model", out_dir / "source.spm")
@@ -147,8 +174,12 @@ def write_artifact(model: Seq2Seq, data_dir: Path, out_dir: Path,
         "int8": {"encoder": f"int8/{ENCODER_FILE}", "decoder_step": f"int8/{DECODER_FILE}"},
         "source_tokenizer": "source.spm",
         "target_tokenizer": "target.spm",
-        "special_tokens": {"pad": tokenizer.PAD_ID, "unk": tokenizer.UNK_ID,
-                           "bos": tokenizer.BOS_ID, "eos": tokenizer.EOS_ID},
+        "special_tokens": {
+            "pad": tokenizer.PAD_ID,
+            "unk": tokenizer.UNK_ID,
+            "bos": tokenizer.BOS_ID,
+            "eos": tokenizer.EOS_ID,
+        },
         "model": model.config.to_dict(),
         **metadata,
     }

@@ -38,12 +38,15 @@ class Encoder(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(config.src_vocab_size, config.embedding_size,
-                                      padding_idx=config.pad_id)
-        self.forward_rnn = nn.GRU(config.embedding_size, config.encoder_hidden_size,
-                                  batch_first=True)
-        self.backward_rnn = nn.GRU(config.embedding_size, config.encoder_hidden_size,
-                                   batch_first=True)
+        self.embedding = nn.Embedding(
+            config.src_vocab_size, config.embedding_size, padding_idx=config.pad_id
+        )
+        self.forward_rnn = nn.GRU(
+            config.embedding_size, config.encoder_hidden_size, batch_first=True
+        )
+        self.backward_rnn = nn.GRU(
+            config.embedding_size, config.encoder_hidden_size, batch_first=True
+        )
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, src_tokens: torch.Tensor, src_lengths: torch.Tensor) -> torch.Tensor:
@@ -68,18 +71,25 @@ class BahdanauAttention(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.key_layer = nn.Linear(2 * config.encoder_hidden_size, config.attention_size,
-                                   bias=False)  # U
-        self.query_layer = nn.Linear(config.decoder_hidden_size, config.attention_size,
-                                     bias=True)  # W (with the bias of the alignment MLP)
+        self.key_layer = nn.Linear(
+            2 * config.encoder_hidden_size, config.attention_size, bias=False
+        )  # U
+        self.query_layer = nn.Linear(
+            config.decoder_hidden_size, config.attention_size, bias=True
+        )  # W (with the bias of the alignment MLP)
         self.energy_layer = nn.Linear(config.attention_size, 1, bias=False)  # v
 
     def project_keys(self, annotations: torch.Tensor) -> torch.Tensor:
         """U h_j for all j, computed once per sentence: (B, T, 2H) -> (B, T, A)."""
         return self.key_layer(annotations)
 
-    def forward(self, state: torch.Tensor, keys: torch.Tensor, annotations: torch.Tensor,
-                src_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self,
+        state: torch.Tensor,
+        keys: torch.Tensor,
+        annotations: torch.Tensor,
+        src_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, D) s_{i-1} -> context (B, 2H) and weights alpha_i (B, T)."""
         query = self.query_layer(state)[:, None, :]  # (B, 1, A)
         energies = self.energy_layer(torch.tanh(query + keys)).squeeze(-1)  # (B, T)
@@ -96,8 +106,9 @@ class Decoder(nn.Module):
         super().__init__()
         self.config = config
         context_size = 2 * config.encoder_hidden_size
-        self.embedding = nn.Embedding(config.tgt_vocab_size, config.embedding_size,
-                                      padding_idx=config.pad_id)
+        self.embedding = nn.Embedding(
+            config.tgt_vocab_size, config.embedding_size, padding_idx=config.pad_id
+        )
         self.attention = BahdanauAttention(config)
         self.init_layer = nn.Linear(config.encoder_hidden_size, config.decoder_hidden_size)
         self.cell = nn.GRUCell(config.embedding_size + context_size, config.decoder_hidden_size)
@@ -109,7 +120,7 @@ class Decoder(nn.Module):
 
     def initial_state(self, annotations: torch.Tensor) -> torch.Tensor:
         """s_0 = tanh(W_s h_1^bwd), as in the paper: (B, T, 2H) -> (B, D)."""
-        backward_first = annotations[:, 0, self.config.encoder_hidden_size:]
+        backward_first = annotations[:, 0, self.config.encoder_hidden_size :]
         return torch.tanh(self.init_layer(backward_first))
 
     def fixed_context(self, annotations: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
@@ -120,8 +131,12 @@ class Decoder(nn.Module):
         return torch.cat([annotations[rows, last, :hidden], annotations[:, 0, hidden:]], dim=-1)
 
     def step_features(
-        self, prev_tokens: torch.Tensor, state: torch.Tensor, annotations: torch.Tensor,
-        keys: torch.Tensor, src_mask: torch.Tensor,
+        self,
+        prev_tokens: torch.Tensor,
+        state: torch.Tensor,
+        annotations: torch.Tensor,
+        keys: torch.Tensor,
+        src_mask: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One step up to the layer before the vocabulary projection.
 
@@ -147,18 +162,26 @@ class Seq2Seq(nn.Module):
         self.encoder = Encoder(config)
         self.decoder = Decoder(config)
 
-    def encode(self, src_tokens: torch.Tensor, src_lengths: torch.Tensor
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def encode(
+        self, src_tokens: torch.Tensor, src_lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Annotations (B,T,2H), keys U h (B,T,A), s_0 (B,D) and the source mask (B,T)."""
         annotations = self.encoder(src_tokens, src_lengths)
         keys = self.decoder.attention.project_keys(annotations)
-        mask = torch.arange(src_tokens.shape[1], device=src_tokens.device)[None, :] \
+        mask = (
+            torch.arange(src_tokens.shape[1], device=src_tokens.device)[None, :]
             < src_lengths[:, None]
+        )
         return annotations, keys, self.decoder.initial_state(annotations), mask
 
-    def step(self, prev_tokens: torch.Tensor, state: torch.Tensor, annotations: torch.Tensor,
-             keys: torch.Tensor, src_mask: torch.Tensor
-             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def step(
+        self,
+        prev_tokens: torch.Tensor,
+        state: torch.Tensor,
+        annotations: torch.Tensor,
+        keys: torch.Tensor,
+        src_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One decoder step: log-probabilities (B,V), s_i (B,D), alpha_i (B,T)."""
         features, new_state, alpha = self.decoder.step_features(
             prev_tokens, state, annotations, keys, src_mask
@@ -166,8 +189,9 @@ class Seq2Seq(nn.Module):
         log_probs = torch.log_softmax(self.decoder.projection(features), dim=-1)
         return log_probs, new_state, alpha
 
-    def forward(self, src_tokens: torch.Tensor, src_lengths: torch.Tensor,
-                tgt_input: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, src_tokens: torch.Tensor, src_lengths: torch.Tensor, tgt_input: torch.Tensor
+    ) -> torch.Tensor:
         """Teacher-forced logits (B, U, V) for target inputs (B, U) starting with BOS."""
         annotations, keys, state, mask = self.encode(src_tokens, src_lengths)
         features = []

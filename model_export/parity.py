@@ -30,32 +30,43 @@ class ParityReport:
 
     @property
     def ok(self) -> bool:
-        return (self.greedy_identical and self.max_log_prob_diff <= TOLERANCE
-                and self.max_attention_diff <= TOLERANCE)
+        return (
+            self.greedy_identical
+            and self.max_log_prob_diff <= TOLERANCE
+            and self.max_attention_diff <= TOLERANCE
+        )
 
 
 def torch_encode(model: Seq2Seq, tokens: np.ndarray, lengths: np.ndarray) -> EncodedBatch:
     with torch.no_grad():
-        annotations, keys, state, mask = model.encode(torch.from_numpy(tokens),
-                                                      torch.from_numpy(lengths))
+        annotations, keys, state, mask = model.encode(
+            torch.from_numpy(tokens), torch.from_numpy(lengths)
+        )
     return EncodedBatch(annotations.numpy(), keys.numpy(), state.numpy(), mask.numpy())
 
 
 def torch_step_function(model: Seq2Seq, encoded: EncodedBatch) -> StepFunction:
     """The PyTorch decoder step with the same interface as the ONNX one."""
-    def step(prev: np.ndarray, state: np.ndarray, rows: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+
+    def step(
+        prev: np.ndarray, state: np.ndarray, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with torch.no_grad():
-            out = model.step(torch.from_numpy(prev), torch.from_numpy(state),
-                             torch.from_numpy(encoded.annotations[rows]),
-                             torch.from_numpy(encoded.keys[rows]),
-                             torch.from_numpy(encoded.mask[rows]))
+            out = model.step(
+                torch.from_numpy(prev),
+                torch.from_numpy(state),
+                torch.from_numpy(encoded.annotations[rows]),
+                torch.from_numpy(encoded.keys[rows]),
+                torch.from_numpy(encoded.mask[rows]),
+            )
         return out[0].numpy(), out[1].numpy(), out[2].numpy()
+
     return step
 
 
-def _teacher_forced(step: StepFunction, encoded: EncodedBatch, targets: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def _teacher_forced(
+    step: StepFunction, encoded: EncodedBatch, targets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Log-probabilities (B, U, V) and attention (B, U, T) along fixed target prefixes."""
     rows = np.arange(targets.shape[0])
     state, log_probs, attention = encoded.init_state, [], []
@@ -66,8 +77,13 @@ def _teacher_forced(step: StepFunction, encoded: EncodedBatch, targets: np.ndarr
     return np.stack(log_probs, 1), np.stack(attention, 1)
 
 
-def check_parity(model: Seq2Seq, artifact_dir: Path, batch_sizes: tuple[int, ...] = (1, 3, 8),
-                 seed: int = 0, steps: int = 6) -> ParityReport:
+def check_parity(
+    model: Seq2Seq,
+    artifact_dir: Path,
+    batch_sizes: tuple[int, ...] = (1, 3, 8),
+    seed: int = 0,
+    steps: int = 6,
+) -> ParityReport:
     model.eval()
     artifact = load_artifact(artifact_dir)
     onnx_model = OnnxSeq2Seq(artifact, RuntimeOptions(device="cpu"))
@@ -85,37 +101,67 @@ def check_parity(model: Seq2Seq, artifact_dir: Path, batch_sizes: tuple[int, ...
         targets = rng.integers(4, model.config.tgt_vocab_size, size=(batch, steps))
         targets[:, 0] = special.bos
 
-        enc_onnx, enc_torch = onnx_model.encode(tokens, lengths), torch_encode(model, tokens, lengths)
-        report.max_annotation_diff = max(report.max_annotation_diff, float(
-            np.abs(enc_onnx.annotations - enc_torch.annotations).max()))
+        enc_onnx, enc_torch = (
+            onnx_model.encode(tokens, lengths),
+            torch_encode(model, tokens, lengths),
+        )
+        report.max_annotation_diff = max(
+            report.max_annotation_diff,
+            float(np.abs(enc_onnx.annotations - enc_torch.annotations).max()),
+        )
         lp_onnx, at_onnx = _teacher_forced(onnx_model.step_function(enc_onnx), enc_onnx, targets)
-        lp_torch, at_torch = _teacher_forced(torch_step_function(model, enc_torch), enc_torch,
-                                             targets)
+        lp_torch, at_torch = _teacher_forced(
+            torch_step_function(model, enc_torch), enc_torch, targets
+        )
         diffs = [(lp_onnx, lp_torch, at_onnx, at_torch)]
         options = SearchOptions(beam_size=1, max_length_ratio=1.0, max_length_extra=5)
-        greedy_batched = greedy_search(onnx_model.step_function(enc_onnx), enc_onnx.init_state,
-                                       lengths.tolist(), special.bos, special.eos, options)
-        greedy_torch = greedy_search(torch_step_function(model, enc_torch), enc_torch.init_state,
-                                     lengths.tolist(), special.bos, special.eos, options)
+        greedy_batched = greedy_search(
+            onnx_model.step_function(enc_onnx),
+            enc_onnx.init_state,
+            lengths.tolist(),
+            special.bos,
+            special.eos,
+            options,
+        )
+        greedy_torch = greedy_search(
+            torch_step_function(model, enc_torch),
+            enc_torch.init_state,
+            lengths.tolist(),
+            special.bos,
+            special.eos,
+            options,
+        )
         for row, n in enumerate(lengths):
-            alone = onnx_model.encode(tokens[row: row + 1, :n], lengths[row: row + 1])
-            lp_alone, at_alone = _teacher_forced(onnx_model.step_function(alone), alone,
-                                                 targets[row: row + 1])
-            at_batched = at_onnx[row: row + 1, :, :n]
-            diffs.append((lp_onnx[row: row + 1], lp_alone, at_batched, at_alone))
+            alone = onnx_model.encode(tokens[row : row + 1, :n], lengths[row : row + 1])
+            lp_alone, at_alone = _teacher_forced(
+                onnx_model.step_function(alone), alone, targets[row : row + 1]
+            )
+            at_batched = at_onnx[row : row + 1, :, :n]
+            diffs.append((lp_onnx[row : row + 1], lp_alone, at_batched, at_alone))
             padding_attention = at_onnx[row, :, n:]  # must be exactly zero
             if padding_attention.size:
-                report.max_attention_diff = max(report.max_attention_diff,
-                                                float(np.abs(padding_attention).max()))
-            greedy_alone = greedy_search(onnx_model.step_function(alone), alone.init_state,
-                                         [int(n)], special.bos, special.eos, options)
-            report.greedy_identical &= (greedy_alone[0][0].tokens
-                                        == greedy_batched[row][0].tokens
-                                        == greedy_torch[row][0].tokens)
+                report.max_attention_diff = max(
+                    report.max_attention_diff, float(np.abs(padding_attention).max())
+                )
+            greedy_alone = greedy_search(
+                onnx_model.step_function(alone),
+                alone.init_state,
+                [int(n)],
+                special.bos,
+                special.eos,
+                options,
+            )
+            report.greedy_identical &= (
+                greedy_alone[0][0].tokens
+                == greedy_batched[row][0].tokens
+                == greedy_torch[row][0].tokens
+            )
             report.cases += 1
         for lp_a, lp_b, at_a, at_b in diffs:
-            report.max_log_prob_diff = max(report.max_log_prob_diff,
-                                           float(np.abs(lp_a - lp_b).max()))
-            report.max_attention_diff = max(report.max_attention_diff,
-                                            float(np.abs(at_a - at_b).max()))
+            report.max_log_prob_diff = max(
+                report.max_log_prob_diff, float(np.abs(lp_a - lp_b).max())
+            )
+            report.max_attention_diff = max(
+                report.max_attention_diff, float(np.abs(at_a - at_b).max())
+            )
     return report

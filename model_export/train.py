@@ -11,8 +11,9 @@ import logging
 import math
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import sacrebleu
@@ -50,8 +51,13 @@ def set_seed(seed: int) -> None:
 
 
 @torch.no_grad()
-def greedy_translate(model: Seq2Seq, data: ParallelData, pairs: list[Pair],
-                     device: torch.device, batch_size: int = 64) -> list[str]:
+def greedy_translate(
+    model: Seq2Seq,
+    data: ParallelData,
+    pairs: list[Pair],
+    device: torch.device,
+    batch_size: int = 64,
+) -> list[str]:
     """Batched greedy decoding in PyTorch, for dev BLEU during training."""
     model.eval()
     outputs: list[str] = []
@@ -59,7 +65,7 @@ def greedy_translate(model: Seq2Seq, data: ParallelData, pairs: list[Pair],
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     results: dict[int, str] = {}
     for start in range(0, len(order), batch_size):
-        index = order[start:start + batch_size]
+        index = order[start : start + batch_size]
         src, lengths = pad_batch([encoded[i] for i in index], device)
         annotations, keys, state, mask = model.encode(src, lengths)
         tokens = torch.full((len(index),), tokenizer.BOS_ID, dtype=torch.long, device=device)
@@ -80,14 +86,20 @@ def greedy_translate(model: Seq2Seq, data: ParallelData, pairs: list[Pair],
     return outputs
 
 
-def evaluate_bleu(model: Seq2Seq, data: ParallelData, pairs: list[Pair],
-                  device: torch.device) -> float:
+def evaluate_bleu(
+    model: Seq2Seq, data: ParallelData, pairs: list[Pair], device: torch.device
+) -> float:
     hypotheses = greedy_translate(model, data, pairs, device)
     return float(sacrebleu.corpus_bleu(hypotheses, [[p.target for p in pairs]]).score)
 
 
-def train(data_dir: Path, run_dir: Path, model_config: ModelConfig | None = None,
-          config: TrainConfig = TrainConfig(), attention: bool = True) -> dict[str, float]:
+def train(
+    data_dir: Path,
+    run_dir: Path,
+    model_config: ModelConfig | None = None,
+    config: TrainConfig = TrainConfig(),
+    attention: bool = True,
+) -> dict[str, float]:
     """Train (or resume) a model in ``run_dir`` on the prepared data in ``data_dir``."""
     torch.set_num_threads(config.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -97,33 +109,42 @@ def train(data_dir: Path, run_dir: Path, model_config: ModelConfig | None = None
 
     if last_path.exists():
         checkpoint = torch.load(last_path, map_location=device, weights_only=False)
-        model_config = ModelConfig(**checkpoint["model_config"])
+        model_config = ModelConfig(**dict(checkpoint["model_config"]))
         log.info("resuming %s from epoch %d", run_dir, checkpoint["epoch"])
     else:
         checkpoint = None
         base = model_config or ModelConfig(data.source_vocab_size, data.target_vocab_size)
-        model_config = ModelConfig(**{**base.to_dict(), "attention": attention,
-                                      "src_vocab_size": data.source_vocab_size,
-                                      "tgt_vocab_size": data.target_vocab_size})
+        model_config = replace(
+            base,
+            attention=attention,
+            src_vocab_size=data.source_vocab_size,
+            tgt_vocab_size=data.target_vocab_size,
+        )
     set_seed(config.seed)
     model = Seq2Seq(model_config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5,
-                                                           patience=1)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="max", factor=0.5, patience=1
+    )
     start_epoch, best_bleu, stale, elapsed = 1, -1.0, 0, 0.0
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
         start_epoch = checkpoint["epoch"] + 1
-        best_bleu, stale, elapsed = checkpoint["best_bleu"], checkpoint["stale"], checkpoint["elapsed"]
+        best_bleu, stale, elapsed = (
+            checkpoint["best_bleu"],
+            checkpoint["stale"],
+            checkpoint["elapsed"],
+        )
         random.setstate(checkpoint["python_rng"])
         torch.set_rng_state(checkpoint["torch_rng"])
 
     train_examples = data.training_examples(config.max_train_length)
     dev_pairs = data.pairs["dev"][: config.dev_limit or None]
-    loss_fn = nn.CrossEntropyLoss(ignore_index=model_config.pad_id,
-                                  label_smoothing=config.label_smoothing, reduction="sum")
+    loss_fn = nn.CrossEntropyLoss(
+        ignore_index=model_config.pad_id, label_smoothing=config.label_smoothing, reduction="sum"
+    )
     for epoch in range(start_epoch, config.epochs + 1):
         if stale >= config.patience:
             log.info("early stop: no dev BLEU gain in %d epochs", stale)
@@ -138,8 +159,9 @@ def train(data_dir: Path, run_dir: Path, model_config: ModelConfig | None = None
         progress = tqdm(batches, desc=f"epoch {epoch}", unit="batch", mininterval=5)
         for batch in progress:
             src, lengths = pad_batch([ex[0] for ex in batch], device)
-            tgt, _ = pad_batch([[tokenizer.BOS_ID, *ex[1], tokenizer.EOS_ID] for ex in batch],
-                               device)
+            tgt, _ = pad_batch(
+                [[tokenizer.BOS_ID, *ex[1], tokenizer.EOS_ID] for ex in batch], device
+            )
             logits = model(src, lengths, tgt[:, :-1])
             gold = tgt[:, 1:]
             n_tokens = int((gold != model_config.pad_id).sum())
@@ -151,8 +173,9 @@ def train(data_dir: Path, run_dir: Path, model_config: ModelConfig | None = None
             total_loss += float(loss)
             total_tokens += n_tokens
             seconds = time.perf_counter() - epoch_start
-            progress.set_postfix(loss=f"{total_loss / total_tokens:.3f}",
-                                 tok_s=f"{total_tokens / seconds:.0f}")
+            progress.set_postfix(
+                loss=f"{total_loss / total_tokens:.3f}", tok_s=f"{total_tokens / seconds:.0f}"
+            )
             if config.max_minutes and elapsed + seconds >= config.max_minutes * 60:
                 break
         train_seconds = time.perf_counter() - epoch_start
@@ -162,21 +185,32 @@ def train(data_dir: Path, run_dir: Path, model_config: ModelConfig | None = None
         improved = dev_bleu > best_bleu
         best_bleu, stale = (dev_bleu, 0) if improved else (best_bleu, stale + 1)
         record = {
-            "epoch": epoch, "train_loss": total_loss / max(total_tokens, 1),
+            "epoch": epoch,
+            "train_loss": total_loss / max(total_tokens, 1),
             "train_perplexity": math.exp(min(total_loss / max(total_tokens, 1), 50)),
-            "dev_bleu": dev_bleu, "target_tokens_per_second": total_tokens / train_seconds,
-            "epoch_seconds": time.perf_counter() - epoch_start, "elapsed_seconds": elapsed,
-            "learning_rate": optimizer.param_groups[0]["lr"], "device": str(device),
+            "dev_bleu": dev_bleu,
+            "target_tokens_per_second": total_tokens / train_seconds,
+            "epoch_seconds": time.perf_counter() - epoch_start,
+            "elapsed_seconds": elapsed,
+            "learning_rate": optimizer.param_groups[0]["lr"],
+            "device": str(device),
         }
         log.info("epoch %d: %s", epoch, json.dumps(record))
         with (run_dir / "log.jsonl").open("a") as handle:
             handle.write(json.dumps(record) + "\n")
         state = {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "epoch": epoch, "best_bleu": best_bleu,
-            "stale": stale, "elapsed": elapsed, "model_config": model_config.to_dict(),
-            "train_config": asdict(config), "python_rng": random.getstate(),
-            "torch_rng": torch.get_rng_state(), "data_dir": str(data_dir),
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "epoch": epoch,
+            "best_bleu": best_bleu,
+            "stale": stale,
+            "elapsed": elapsed,
+            "model_config": model_config.to_dict(),
+            "train_config": asdict(config),
+            "python_rng": random.getstate(),
+            "torch_rng": torch.get_rng_state(),
+            "data_dir": str(data_dir),
         }
         if improved:
             torch.save(state, best_path)
@@ -184,7 +218,7 @@ def train(data_dir: Path, run_dir: Path, model_config: ModelConfig | None = None
     return {"best_dev_bleu": best_bleu}
 
 
-def load_model(checkpoint_path: Path) -> tuple[Seq2Seq, dict[str, object]]:
+def load_model(checkpoint_path: Path) -> tuple[Seq2Seq, dict[str, Any]]:
     """The model of a checkpoint, in eval mode, with the checkpoint's metadata."""
     checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
     model = Seq2Seq(ModelConfig(**checkpoint["model_config"]))

@@ -90,8 +90,9 @@ def load_artifact(directory: Path, precision: str = "fp32") -> ModelArtifact:
             f"(supported: {SUPPORTED_FORMAT_VERSIONS})"
         )
     try:
-        special = SpecialTokens(**{k: int(config["special_tokens"][k])
-                                   for k in ("pad", "unk", "bos", "eos")})
+        special = SpecialTokens(
+            **{k: int(config["special_tokens"][k]) for k in ("pad", "unk", "bos", "eos")}
+        )
         if not isinstance(config["model"], dict):
             raise TypeError("'model' must be an object")
     except (KeyError, TypeError, ValueError) as error:
@@ -101,12 +102,15 @@ def load_artifact(directory: Path, precision: str = "fp32") -> ModelArtifact:
         directory=directory,
         config=config,
         encoder_path=_require_file(directory, graphs.get("encoder"), f"{precision} encoder"),
-        decoder_step_path=_require_file(directory, graphs.get("decoder_step"),
-                                        f"{precision} decoder_step"),
-        source_tokenizer_path=_require_file(directory, config.get("source_tokenizer"),
-                                            "source_tokenizer"),
-        target_tokenizer_path=_require_file(directory, config.get("target_tokenizer"),
-                                            "target_tokenizer"),
+        decoder_step_path=_require_file(
+            directory, graphs.get("decoder_step"), f"{precision} decoder_step"
+        ),
+        source_tokenizer_path=_require_file(
+            directory, config.get("source_tokenizer"), "source_tokenizer"
+        ),
+        target_tokenizer_path=_require_file(
+            directory, config.get("target_tokenizer"), "target_tokenizer"
+        ),
         special_tokens=special,
         precision=precision,
     )

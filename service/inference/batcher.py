@@ -49,8 +49,12 @@ BatchObserver = Callable[[int, float], None]  # (batch size in texts, seconds)
 
 
 class Batcher(Generic[Result]):
-    def __init__(self, run_batch: Callable[[list[str], SearchOptions], list[Result]],
-                 options: BatchingOptions, on_batch: BatchObserver | None = None) -> None:
+    def __init__(
+        self,
+        run_batch: Callable[[list[str], SearchOptions], list[Result]],
+        options: BatchingOptions,
+        on_batch: BatchObserver | None = None,
+    ) -> None:
         self._run_batch = run_batch
         self.options = options
         self._on_batch = on_batch
@@ -72,8 +76,9 @@ class Batcher(Generic[Result]):
         if self._closing:
             raise ShuttingDown("the service is shutting down")
         if self._queued_texts + len(texts) > self.options.max_queue:
-            raise Overloaded(f"{self._queued_texts} texts are queued (limit "
-                             f"{self.options.max_queue})")
+            raise Overloaded(
+                f"{self._queued_texts} texts are queued (limit {self.options.max_queue})"
+            )
         job: _Job[Result] = _Job(texts, options, asyncio.get_running_loop().create_future())
         self._queued_texts += len(texts)
         self._pending.append(job)
@@ -93,7 +98,8 @@ class Batcher(Generic[Result]):
     def _take_batch(self) -> list[_Job[Result]]:
         """The oldest job plus later jobs with the same options, up to the batch size."""
         first = self._pending[0]
-        batch, size = [], 0
+        batch: list[_Job[Result]] = []
+        size = 0
         for job in list(self._pending):
             if job.options != first.options:
                 continue
@@ -119,9 +125,11 @@ class Batcher(Generic[Result]):
                 continue
             first = self._pending[0]
             deadline = first.enqueued + self.options.max_wait_ms / 1000
-            while (not self._closing
-                   and self._ready_size(first.options) < self.options.max_batch_size
-                   and (remaining := deadline - time.perf_counter()) > 0):
+            while (
+                not self._closing
+                and self._ready_size(first.options) < self.options.max_batch_size
+                and (remaining := deadline - time.perf_counter()) > 0
+            ):
                 self._wakeup.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), remaining)
@@ -129,8 +137,7 @@ class Batcher(Generic[Result]):
             texts = [text for job in batch for text in job.texts]
             start = time.perf_counter()
             try:
-                results = await loop.run_in_executor(None, self._run_batch, texts,
-                                                      first.options)
+                results = await loop.run_in_executor(None, self._run_batch, texts, first.options)
             except Exception as error:
                 for job in batch:
                     if not job.future.done():
@@ -141,5 +148,5 @@ class Batcher(Generic[Result]):
             offset = 0
             for job in batch:
                 if not job.future.done():
-                    job.future.set_result(results[offset: offset + len(job.texts)])
+                    job.future.set_result(results[offset : offset + len(job.texts)])
                 offset += len(job.texts)

@@ -65,18 +65,23 @@ class OnnxSeq2Seq:
         session_options.log_severity_level = 3
         providers = choose_providers(options.device)
         try:
-            self.encoder = ort.InferenceSession(str(artifact.encoder_path), session_options,
-                                                providers=providers)
+            self.encoder = ort.InferenceSession(
+                str(artifact.encoder_path), session_options, providers=providers
+            )
         except Exception as error:  # ORT raises its own untyped errors
             raise RuntimeError(f"{artifact.encoder_path}: cannot load ({error})") from error
         try:
-            self.decoder = ort.InferenceSession(str(artifact.decoder_step_path), session_options,
-                                                providers=providers)
+            self.decoder = ort.InferenceSession(
+                str(artifact.decoder_step_path), session_options, providers=providers
+            )
         except Exception as error:
             raise RuntimeError(f"{artifact.decoder_step_path}: cannot load ({error})") from error
         self.provider = self.decoder.get_providers()[0]
-        if options.device == "auto" and CUDA_PROVIDER in ort.get_available_providers() \
-                and self.provider != CUDA_PROVIDER:
+        if (
+            options.device == "auto"
+            and CUDA_PROVIDER in ort.get_available_providers()
+            and self.provider != CUDA_PROVIDER
+        ):
             log.warning("CUDA provider available but not usable; running on CPU")
         log.info("ONNX Runtime %s with %s", ort.__version__, self.provider)
 
@@ -93,8 +98,9 @@ class OnnxSeq2Seq:
         cached_rows: np.ndarray | None = None
         feeds: dict[str, np.ndarray] = {}
 
-        def step(prev_tokens: np.ndarray, state: np.ndarray, rows: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        def step(
+            prev_tokens: np.ndarray, state: np.ndarray, rows: np.ndarray
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             nonlocal cached_rows
             if cached_rows is None or not np.array_equal(rows, cached_rows):
                 cached_rows = rows.copy()

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 # (prev_tokens (N,), state (N,D), rows (N,)) -> (log_probs (N,V), new_state (N,D), attention (N,T))
-StepFunction = Callable[[np.ndarray, np.ndarray, np.ndarray],
-                        tuple[np.ndarray, np.ndarray, np.ndarray]]
+StepFunction = Callable[
+    [np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]
+]
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,14 @@ def _normalize(log_prob: float, length: int, penalty: float) -> float:
     return log_prob / (length**penalty) if penalty else log_prob
 
 
-def greedy_search(step: StepFunction, init_state: np.ndarray, source_lengths: Sequence[int],
-                  bos: int, eos: int, options: SearchOptions) -> list[list[Hypothesis]]:
+def greedy_search(
+    step: StepFunction,
+    init_state: np.ndarray,
+    source_lengths: Sequence[int],
+    bos: int,
+    eos: int,
+    options: SearchOptions,
+) -> list[list[Hypothesis]]:
     """Greedy decoding of a batch; one hypothesis per sentence."""
     batch = init_state.shape[0]
     rows = np.arange(batch)
@@ -68,16 +75,20 @@ def greedy_search(step: StepFunction, init_state: np.ndarray, source_lengths: Se
         choice = np.where(forced, eos, log_probs.argmax(axis=1))
         log_prob[rows] += log_probs[np.arange(rows.size), choice]
         keep = []
-        for i, (sentence, token) in enumerate(zip(rows.tolist(), choice.tolist())):
+        for i, (sentence, token) in enumerate(zip(rows.tolist(), choice.tolist(), strict=True)):
             tokens[sentence].append(token)
             attention[sentence].append(alpha[i, : source_lengths[sentence]])
             if token == eos:
-                results[sentence] = [Hypothesis(
-                    tokens[sentence],
-                    _normalize(float(log_prob[sentence]), len(tokens[sentence]),
-                               options.length_penalty),
-                    float(log_prob[sentence]), np.stack(attention[sentence]),
-                )]
+                results[sentence] = [
+                    Hypothesis(
+                        tokens[sentence],
+                        _normalize(
+                            float(log_prob[sentence]), len(tokens[sentence]), options.length_penalty
+                        ),
+                        float(log_prob[sentence]),
+                        np.stack(attention[sentence]),
+                    )
+                ]
             else:
                 keep.append(i)
         if len(keep) < rows.size:
@@ -87,8 +98,14 @@ def greedy_search(step: StepFunction, init_state: np.ndarray, source_lengths: Se
     return results
 
 
-def beam_search(step: StepFunction, init_state: np.ndarray, source_lengths: Sequence[int],
-                bos: int, eos: int, options: SearchOptions) -> list[list[Hypothesis]]:
+def beam_search(
+    step: StepFunction,
+    init_state: np.ndarray,
+    source_lengths: Sequence[int],
+    bos: int,
+    eos: int,
+    options: SearchOptions,
+) -> list[list[Hypothesis]]:
     """Beam search of a batch: the ``n_best`` hypotheses of each sentence, best first.
 
     Every unfinished sentence keeps exactly ``beam_size`` live hypotheses, so the
@@ -123,13 +140,15 @@ def beam_search(step: StepFunction, init_state: np.ndarray, source_lengths: Sequ
         top = np.argpartition(-candidates, 2 * k, axis=1)[:, : 2 * k]
         top_scores = np.take_along_axis(candidates, top, axis=1)
         order = np.argsort(-top_scores, axis=1, kind="stable")
-        top, top_scores = (np.take_along_axis(top, order, 1),
-                           np.take_along_axis(top_scores, order, 1))
+        top, top_scores = (
+            np.take_along_axis(top, order, 1),
+            np.take_along_axis(top_scores, order, 1),
+        )
 
         new_parent, new_token, new_score, still_live = [], [], [], []
         for s, sentence in enumerate(sentences.tolist()):
             live = 0
-            for flat, score in zip(top[s].tolist(), top_scores[s].tolist()):
+            for flat, score in zip(top[s].tolist(), top_scores[s].tolist(), strict=True):
                 parent, token = s * k + flat // vocab, flat % vocab
                 if not np.isfinite(score):
                     break
@@ -137,12 +156,17 @@ def beam_search(step: StepFunction, init_state: np.ndarray, source_lengths: Sequ
                     if len(finished[sentence]) < k:
                         length = t + 1
                         tokens = [*history[parent].tolist(), eos]
-                        attn = np.concatenate(
-                            [attn_history[parent], alpha[parent][None]], axis=0
-                        )[:, : source_lengths[sentence]]
-                        finished[sentence].append(Hypothesis(
-                            tokens, _normalize(score, length, options.length_penalty),
-                            score, attn))
+                        attn = np.concatenate([attn_history[parent], alpha[parent][None]], axis=0)[
+                            :, : source_lengths[sentence]
+                        ]
+                        finished[sentence].append(
+                            Hypothesis(
+                                tokens,
+                                _normalize(score, length, options.length_penalty),
+                                score,
+                                attn,
+                            )
+                        )
                 elif live < k:
                     new_parent.append(parent)
                     new_token.append(token)

@@ -39,21 +39,38 @@ class Translation:
 
 
 class Translator:
-    def __init__(self, artifact: ModelArtifact, model: OnnxSeq2Seq, tokenizer: Tokenizer,
-                 max_source_tokens: int = 256) -> None:
+    def __init__(
+        self,
+        artifact: ModelArtifact,
+        model: OnnxSeq2Seq,
+        tokenizer: Tokenizer,
+        max_source_tokens: int = 256,
+    ) -> None:
         self.artifact = artifact
         self.model = model
         self.tokenizer = tokenizer
         self.max_source_tokens = max_source_tokens
 
     @classmethod
-    def from_directory(cls, directory: Path, precision: str = "fp32",
-                       runtime: RuntimeOptions = RuntimeOptions(),
-                       max_source_tokens: int = 256) -> Translator:
+    def from_directory(
+        cls,
+        directory: Path,
+        precision: str = "fp32",
+        runtime: RuntimeOptions | None = None,
+        max_source_tokens: int = 256,
+    ) -> Translator:
         artifact = load_artifact(directory, precision)
-        tokenizer = Tokenizer(artifact.source_tokenizer_path, artifact.target_tokenizer_path,
-                              artifact.special_tokens.eos)
-        return cls(artifact, OnnxSeq2Seq(artifact, runtime), tokenizer, max_source_tokens)
+        tokenizer = Tokenizer(
+            artifact.source_tokenizer_path,
+            artifact.target_tokenizer_path,
+            artifact.special_tokens.eos,
+        )
+        return cls(
+            artifact,
+            OnnxSeq2Seq(artifact, runtime or RuntimeOptions()),
+            tokenizer,
+            max_source_tokens,
+        )
 
     @property
     def provider(self) -> str:
@@ -76,19 +93,29 @@ class Translator:
             return []
         encoded = self.encode_sources(texts)
         lengths = np.array([len(s.ids) for s in encoded], dtype=np.int64)
-        tokens = np.full((len(texts), int(lengths.max())), self.artifact.special_tokens.pad,
-                         dtype=np.int64)
+        tokens = np.full(
+            (len(texts), int(lengths.max())), self.artifact.special_tokens.pad, dtype=np.int64
+        )
         for row, source in enumerate(encoded):
             tokens[row, : len(source.ids)] = source.ids
         batch = self.model.encode(tokens, lengths)
         special = self.artifact.special_tokens
-        nbest = beam_search(self.model.step_function(batch), batch.init_state, lengths.tolist(),
-                            special.bos, special.eos, options)
-        return [self._result(text, source.pieces, hyps)
-                for text, source, hyps in zip(texts, encoded, nbest)]
+        nbest = beam_search(
+            self.model.step_function(batch),
+            batch.init_state,
+            lengths.tolist(),
+            special.bos,
+            special.eos,
+            options,
+        )
+        return [
+            self._result(text, source.pieces, hyps)
+            for text, source, hyps in zip(texts, encoded, nbest, strict=True)
+        ]
 
-    def _result(self, text: str, source_pieces: list[str],
-                hypotheses: list[Hypothesis]) -> Translation:
+    def _result(
+        self, text: str, source_pieces: list[str], hypotheses: list[Hypothesis]
+    ) -> Translation:
         best = hypotheses[0]
         target_pieces = self.tokenizer.target_pieces(best.tokens)
         words = aggregate_to_words(best.attention, source_pieces, target_pieces)
@@ -96,8 +123,9 @@ class Translator:
             source=text,
             text=self.tokenizer.decode_target(best.tokens),
             score=best.score,
-            alternatives=[Alternative(self.tokenizer.decode_target(h.tokens), h.score)
-                          for h in hypotheses[1:]],
+            alternatives=[
+                Alternative(self.tokenizer.decode_target(h.tokens), h.score) for h in hypotheses[1:]
+            ],
             source_tokens=source_pieces,
             target_tokens=target_pieces,
             attention=best.attention,

@@ -1,0 +1,64 @@
+"""Conversion of translations to the API's JSON documents."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from service.inference.search import SearchOptions
+from service.inference.translator import Translation
+from service.runtime_state import ServiceState
+
+
+def matrix(values: np.ndarray) -> list[list[float]]:
+    return [[float(x) for x in row] for row in np.asarray(values, dtype=np.float64)]
+
+
+def alignment_json(translation: Translation) -> dict[str, Any]:
+    return {
+        "source_tokens": translation.source_tokens,
+        "target_tokens": translation.target_tokens,
+        "eos_token": "</s>",
+        "attention": matrix(translation.attention),
+        "words": {
+            "source": translation.words.source,
+            "target": translation.words.target,
+            "attention": matrix(translation.words.attention),
+        },
+        "pharaoh": translation.pharaoh,
+    }
+
+
+def model_info(state: ServiceState) -> dict[str, str]:
+    translator = state.translator
+    assert translator is not None, "model_info needs a loaded model"
+    artifact = translator.artifact
+    return {
+        "name": artifact.name,
+        "version": artifact.version,
+        "source_lang": artifact.source_lang,
+        "target_lang": artifact.target_lang,
+        "precision": artifact.precision,
+        "execution_provider": translator.provider,
+    }
+
+
+def alignment_document(
+    doc_id: str, translation: Translation, model: dict[str, str], options: SearchOptions
+) -> dict[str, Any]:
+    return {
+        "id": doc_id,
+        "source": translation.source,
+        "text": translation.text,
+        "alignment": alignment_json(translation),
+        "model": model,
+        "options": {
+            "beam_size": options.beam_size,
+            "n_best": options.n_best,
+            "length_penalty": options.length_penalty,
+            "max_length_ratio": options.max_length_ratio,
+        },
+        "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+    }

@@ -1,0 +1,58 @@
+"""Health, readiness, metrics and model information."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from service.api.deps import Ready, State, require_api_key
+from service.api.documents import model_info
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/health/live")
+async def live() -> dict[str, str]:
+    """The process answers."""
+    return {"status": "alive"}
+
+
+@router.get("/health/ready")
+async def ready(state: State) -> JSONResponse:
+    """200 once the model is loaded and warmed up, 503 before and while shutting down."""
+    if state.ready:
+        return JSONResponse({"status": "ready"})
+    return JSONResponse(
+        {"status": "not_ready", "message": state.status_message},
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
+@router.get("/metrics")
+async def metrics(state: State) -> Response:
+    """Prometheus metrics."""
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/models", tags=["models"], dependencies=[Depends(require_api_key)])
+async def models(state: Ready) -> dict[str, Any]:
+    """The served model: language pair, sizes, version, scores, execution provider."""
+    assert state.translator is not None
+    config = state.translator.artifact.config
+    return {
+        "models": [
+            {
+                **model_info(state),
+                "sizes": config.get("model", {}),
+                "scores": config.get("scores", {}),
+                "training_data": config.get("training_data", {}),
+                "max_beam_size": state.settings.max_beam_size,
+                "max_texts": state.settings.max_texts,
+                "max_chars": state.settings.max_chars,
+            }
+        ]
+    }

@@ -1,0 +1,134 @@
+"""Request and response bodies of the HTTP API (they make the OpenAPI page at /docs)."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ALLOWED_CONTROLS = {"\t", "\n", "\r"}
+
+
+def check_text(text: str) -> str:
+    """Refuse empty text, control characters and lone surrogates (invalid Unicode)."""
+    if not text.strip():
+        raise ValueError("text must not be empty or whitespace only")
+    for position, char in enumerate(text):
+        category = unicodedata.category(char)
+        if category == "Cs":
+            raise ValueError(f"invalid Unicode (lone surrogate) at character {position}")
+        if category == "Cc" and char not in ALLOWED_CONTROLS:
+            raise ValueError(f"control character U+{ord(char):04X} at character {position}")
+    return text
+
+
+class TranslateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    text: str | list[str] = Field(
+        description="One text, or a list of texts translated together (order is kept).",
+        examples=["In the beginning, God created the heavens and the earth."],
+    )
+    source_lang: str | None = Field(None, description="Must be the model's source language.")
+    target_lang: str | None = Field(None, description="Must be the model's target language.")
+    beam_size: int | None = Field(None, ge=1, description="1 = greedy; default from settings.")
+    n_best: int = Field(1, ge=1, description="Hypotheses returned: 1 + len(alternatives).")
+    return_attention: bool = Field(True, description="Include the alignment of each text.")
+
+    @field_validator("text")
+    @classmethod
+    def _check_texts(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("text must not be an empty list")
+            for text in value:
+                check_text(text)
+        else:
+            check_text(value)
+        return value
+
+    @property
+    def texts(self) -> list[str]:
+        return [self.text] if isinstance(self.text, str) else list(self.text)
+
+
+class WordLevel(BaseModel):
+    source: list[str] = Field(description="Source words, the last one '</s>'.")
+    target: list[str] = Field(description="Target words, the last one '</s>'.")
+    attention: list[list[float]] = Field(
+        description="(target words x source words): summed over a source word's pieces, "
+        "averaged over a target word's pieces; rows sum to 1."
+    )
+
+
+class Alignment(BaseModel):
+    source_tokens: list[str] = Field(description="Source subword pieces; the last is '</s>'.")
+    target_tokens: list[str] = Field(description="Target subword pieces; the last is '</s>'.")
+    eos_token: Literal["</s>"] = Field("</s>", description="How end-of-sentence is written.")
+    attention: list[list[float]] = Field(
+        description="alpha_ij: one row per target token, one column per source token; "
+        "rows sum to 1."
+    )
+    words: WordLevel
+    pharaoh: str = Field(
+        description="Hard word alignments 'i-j' (source-target, 0-based), end-of-sentence excluded."
+    )
+
+
+class AlternativeOut(BaseModel):
+    text: str
+    score: float
+
+
+class TranslationOut(BaseModel):
+    id: str = Field(description="Fetch the alignment document later at /v1/translations/{id}.")
+    text: str
+    score: float = Field(description="Length-normalized log-probability.")
+    alternatives: list[AlternativeOut]
+    stored: bool = Field(description="False when the alignment store was unavailable.")
+    alignment: Alignment | None = None
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+    source_lang: str
+    target_lang: str
+    precision: str
+    execution_provider: str
+
+
+class TranslateResponse(BaseModel):
+    model: ModelInfo
+    translations: list[TranslationOut]
+
+
+class DecodingOptions(BaseModel):
+    beam_size: int
+    n_best: int
+    length_penalty: float
+    max_length_ratio: float
+
+
+class AlignmentDocument(BaseModel):
+    id: str
+    source: str
+    text: str
+    alignment: Alignment
+    model: ModelInfo
+    options: DecodingOptions
+    created_at: str = Field(description="ISO 8601, UTC.")
+
+
+class ModelsResponse(BaseModel):
+    models: list[dict[str, object]]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,74 @@
+"""Settings from environment variables prefixed ``NMT_``, validated at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from service.inference.artifact import ArtifactError, load_artifact
+
+BUNDLED_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "en-es"
+
+
+class Settings(BaseSettings):
+    """Every option of the service; ``NMT_MODEL_DIR`` sets ``model_dir`` and so on."""
+
+    model_config = SettingsConfigDict(env_prefix="NMT_", frozen=True, extra="ignore")
+
+    model_dir: Path = BUNDLED_MODEL_DIR  # artifact directory written by model_export
+    precision: Literal["fp32", "int8"] = "fp32"
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when available
+    intra_op_threads: int = Field(0, ge=0)  # ONNX Runtime threads; 0 = one per core
+
+    max_batch_size: int = Field(32, ge=1, le=1024)  # texts decoded together
+    max_wait_ms: float = Field(5.0, ge=0, le=1000)  # wait for more texts before decoding
+    max_queue: int = Field(256, ge=1)  # texts queued or running before 503
+    retry_after_seconds: int = Field(1, ge=1)
+
+    default_beam_size: int = Field(5, ge=1)
+    max_beam_size: int = Field(10, ge=1, le=64)
+    max_texts: int = Field(32, ge=1)  # texts per request
+    max_chars: int = Field(2000, ge=1)  # characters per text
+    max_source_tokens: int = Field(256, ge=2)
+    max_length_ratio: float = Field(2.0, gt=0)  # output tokens per source token
+    length_penalty: float = Field(1.0, ge=0)
+
+    store_path: Path = Path("var/alignments.sqlite3")  # SQLite file, when no Redis URL
+    redis_url: str | None = None  # redis://host:6379/0 shares the store across replicas
+    store_ttl_seconds: float = Field(7 * 24 * 3600, gt=0)
+    store_max_entries: int = Field(100_000, ge=1)
+
+    api_keys: Annotated[frozenset[str], NoDecode] = frozenset()  # comma-separated
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(key.strip() for key in value.split(",") if key.strip())
+        return value
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.default_beam_size > self.max_beam_size:
+            raise ValueError("default_beam_size must not exceed max_beam_size")
+        try:
+            load_artifact(self.model_dir, self.precision)
+        except ArtifactError as error:
+            raise ValueError(f"model_dir: {error}") from error
+        return self
