@@ -107,6 +107,32 @@ def _export(args: argparse.Namespace) -> None:
         raise SystemExit("parity check failed")
 
 
+def _evaluate(args: argparse.Namespace) -> None:
+    import json
+
+    from model_export.corpus import read_tsv
+    from model_export.evaluate import evaluate, update_config_scores
+    from model_export.export import write_artifact
+    from model_export.model_card import read_log, write_model_card
+    from model_export.train import load_model
+
+    test_pairs = read_tsv(args.data / "test.tsv")[: args.limit or None]
+    baseline_dir = None
+    if args.baseline_checkpoint:
+        baseline, _ = load_model(args.baseline_checkpoint)
+        baseline_dir = args.baseline_checkpoint.parent / "artifact"
+        write_artifact(baseline, args.data, baseline_dir, {"name": "rnnenc-baseline"})
+    report = evaluate(args.model, test_pairs, baseline_dir, threads=args.threads)
+    if args.training_hardware:
+        report["training_hardware"] = args.training_hardware
+    (args.model / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
+    update_config_scores(args.model, report)
+    baseline_run = args.baseline_checkpoint.parent if args.baseline_checkpoint else None
+    card = write_model_card(args.model, report, read_log(args.run), read_log(baseline_run))
+    print(json.dumps(report["test"], indent=2))
+    print(f"wrote {card}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m model_export", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -146,6 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--name", default="bahdanau-en-es")
     ex.add_argument("--version", default="1")
     ex.set_defaults(func=_export)
+
+    ev = commands.add_parser("evaluate", help="score an artifact and write its model card")
+    ev.add_argument("--model", type=Path, required=True, help="artifact directory")
+    ev.add_argument("--data", type=Path, required=True, help="prepared data (test.tsv)")
+    ev.add_argument("--run", type=Path, help="run directory of the model, for its curve")
+    ev.add_argument("--baseline-checkpoint", type=Path, help="RNNenc checkpoint to compare")
+    ev.add_argument("--limit", type=int, default=0, help="first N test pairs only")
+    ev.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads")
+    ev.add_argument("--training-hardware", help="where the model was trained")
+    ev.set_defaults(func=_evaluate)
     return parser
 
 

@@ -76,6 +76,8 @@ class OnnxSeq2Seq:
             )
         except Exception as error:
             raise RuntimeError(f"{artifact.decoder_step_path}: cannot load ({error})") from error
+        # A graph drops inputs it does not use (the no-attention baseline has no keys).
+        self._decoder_inputs = {i.name for i in self.decoder.get_inputs()}
         self.provider = self.decoder.get_providers()[0]
         if (
             options.device == "auto"
@@ -104,9 +106,11 @@ class OnnxSeq2Seq:
             nonlocal cached_rows
             if cached_rows is None or not np.array_equal(rows, cached_rows):
                 cached_rows = rows.copy()
-                feeds["annotations"] = np.ascontiguousarray(encoded.annotations[rows])
-                feeds["keys"] = np.ascontiguousarray(encoded.keys[rows])
-                feeds["src_mask"] = np.ascontiguousarray(encoded.mask[rows])
+                gathered = {"annotations": encoded.annotations, "keys": encoded.keys,
+                            "src_mask": encoded.mask}
+                for name, value in gathered.items():
+                    if name in self._decoder_inputs:
+                        feeds[name] = np.ascontiguousarray(value[rows])
             feeds["prev_tokens"] = prev_tokens
             feeds["state"] = np.ascontiguousarray(state, dtype=np.float32)
             log_probs, new_state, attention = self.decoder.run(None, feeds)
