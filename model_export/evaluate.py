@@ -30,17 +30,19 @@ class Decoded:
     seconds: float
 
 
-def decode(translator: Translator, pairs: list[Pair], beam_size: int,
-           batch_size: int = 32) -> Decoded:
+def decode(
+    translator: Translator, pairs: list[Pair], beam_size: int, batch_size: int = 32
+) -> Decoded:
     """Translate the sources of ``pairs`` in length-sorted batches; results in input order."""
     order = sorted(range(len(pairs)), key=lambda i: len(pairs[i].source))
     results: dict[int, Translation] = {}
     start = time.perf_counter()
     options = SearchOptions(beam_size=beam_size)
     for offset in range(0, len(order), batch_size):
-        index = order[offset: offset + batch_size]
-        for i, translation in zip(index, translator.translate([pairs[i].source for i in index],
-                                                              options), strict=True):
+        index = order[offset : offset + batch_size]
+        for i, translation in zip(
+            index, translator.translate([pairs[i].source for i in index], options), strict=True
+        ):
             results[i] = translation
     seconds = time.perf_counter() - start
     translations = [results[i] for i in range(len(pairs))]
@@ -49,8 +51,10 @@ def decode(translator: Translator, pairs: list[Pair], beam_size: int,
 
 def scores(hypotheses: list[str], pairs: list[Pair]) -> dict[str, float]:
     references = [[p.target for p in pairs]]
-    return {"bleu": round(sacrebleu.corpus_bleu(hypotheses, references).score, 2),
-            "chrf": round(sacrebleu.corpus_chrf(hypotheses, references).score, 2)}
+    return {
+        "bleu": round(sacrebleu.corpus_bleu(hypotheses, references).score, 2),
+        "chrf": round(sacrebleu.corpus_chrf(hypotheses, references).score, 2),
+    }
 
 
 def bleu_by_length(hypotheses: list[str], pairs: list[Pair]) -> list[dict[str, Any]]:
@@ -60,8 +64,9 @@ def bleu_by_length(hypotheses: list[str], pairs: list[Pair]) -> list[dict[str, A
         index = [i for i, p in enumerate(pairs) if low <= len(p.source.split()) < high]
         if not index:
             continue
-        bleu = sacrebleu.corpus_bleu([hypotheses[i] for i in index],
-                                     [[pairs[i].target for i in index]]).score
+        bleu = sacrebleu.corpus_bleu(
+            [hypotheses[i] for i in index], [[pairs[i].target for i in index]]
+        ).score
         label = f"{low}-{high - 1}" if high < 1000 else f"{low}+"
         rows.append({"bucket": label, "sentences": len(index), "bleu": round(bleu, 2)})
     return rows
@@ -111,8 +116,13 @@ def hardware() -> str:
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"
 
 
-def evaluate(artifact_dir: Path, test_pairs: list[Pair], baseline_dir: Path | None,
-             heatmap_count: int = 4, threads: int = 0) -> dict[str, Any]:
+def evaluate(
+    artifact_dir: Path,
+    test_pairs: list[Pair],
+    baseline_dir: Path | None,
+    heatmap_count: int = 4,
+    threads: int = 0,
+) -> dict[str, Any]:
     """Score an artifact (fp32 and int8, greedy and beam), and compare with the baseline."""
     runtime = RuntimeOptions(device="cpu", intra_op_threads=threads)
     figures = artifact_dir / "figures"
@@ -124,8 +134,10 @@ def evaluate(artifact_dir: Path, test_pairs: list[Pair], baseline_dir: Path | No
         translator = Translator.from_directory(artifact_dir, precision, runtime)
         for name, beam in (("greedy", 1), ("beam5", 5)):
             decoded = decode(translator, test_pairs, beam)
-            results[f"{precision}_{name}"] = {**scores(decoded.hypotheses, test_pairs),
-                                             "seconds": round(decoded.seconds, 1)}
+            results[f"{precision}_{name}"] = {
+                **scores(decoded.hypotheses, test_pairs),
+                "seconds": round(decoded.seconds, 1),
+            }
             if precision == "fp32" and name == "beam5":
                 beam_hypotheses["attention (RNNsearch)"] = decoded.hypotheses
                 _draw_heatmaps(decoded.translations, test_pairs, figures, heatmap_count)
@@ -133,8 +145,10 @@ def evaluate(artifact_dir: Path, test_pairs: list[Pair], baseline_dir: Path | No
     if baseline_dir is not None:
         baseline = Translator.from_directory(baseline_dir, "fp32", runtime)
         decoded = decode(baseline, test_pairs, 5)
-        report["baseline_test"] = {**scores(decoded.hypotheses, test_pairs),
-                                   "seconds": round(decoded.seconds, 1)}
+        report["baseline_test"] = {
+            **scores(decoded.hypotheses, test_pairs),
+            "seconds": round(decoded.seconds, 1),
+        }
         beam_hypotheses["no attention (RNNenc)"] = decoded.hypotheses
     table = {name: bleu_by_length(h, test_pairs) for name, h in beam_hypotheses.items()}
     report["bleu_by_length"] = table
@@ -142,8 +156,9 @@ def evaluate(artifact_dir: Path, test_pairs: list[Pair], baseline_dir: Path | No
     return report
 
 
-def _draw_heatmaps(translations: list[Translation], pairs: list[Pair], figures: Path,
-                   count: int) -> None:
+def _draw_heatmaps(
+    translations: list[Translation], pairs: list[Pair], figures: Path, count: int
+) -> None:
     """Figure 3: the first ``count`` test sentences of 8 to 20 words."""
     chosen = [i for i, p in enumerate(pairs) if 8 <= len(p.source.split()) <= 20][:count]
     for n, i in enumerate(chosen, 1):
@@ -156,7 +171,8 @@ def update_config_scores(artifact_dir: Path, report: dict[str, Any]) -> None:
     config = json.loads(path.read_text())
     test = report["test"]
     config["scores"] = {
-        "test_bleu_beam5": test["fp32_beam5"]["bleu"], "test_chrf_beam5": test["fp32_beam5"]["chrf"],
+        "test_bleu_beam5": test["fp32_beam5"]["bleu"],
+        "test_chrf_beam5": test["fp32_beam5"]["chrf"],
         "test_bleu_greedy": test["fp32_greedy"]["bleu"],
         "test_bleu_beam5_int8": test["int8_beam5"]["bleu"],
         "baseline_test_bleu_beam5": report.get("baseline_test", {}).get("bleu"),

@@ -17,12 +17,18 @@ def _size_mb(directory: Path) -> float:
     return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file()) / 1e6
 
 
-def write_model_card(artifact_dir: Path, report: dict[str, Any],
-                     training_log: list[dict[str, Any]],
-                     baseline_log: list[dict[str, Any]]) -> Path:
+def write_model_card(
+    artifact_dir: Path,
+    report: dict[str, Any],
+    training_log: list[dict[str, Any]],
+    baseline_log: list[dict[str, Any]],
+) -> Path:
     config = json.loads((artifact_dir / "model_config.json").read_text())
-    data, training, model = config.get("training_data", {}), config.get("training", {}), \
-        config["model"]
+    data, training, model = (
+        config.get("training_data", {}),
+        config.get("training", {}),
+        config["model"],
+    )
     test = report["test"]
     sections = [
         f"# {config.get('name')} (version {config.get('version')})",
@@ -30,30 +36,70 @@ def write_model_card(artifact_dir: Path, report: dict[str, Any],
         "2015) translating English to Spanish, exported to ONNX for the service in this "
         "repository.",
         "## Data",
-        f"- Corpus: {data.get('name')} ({data.get('license', 'see source')}).",
-        f"- Split {data.get('split')}: pairs {data.get('pairs')}.",
-        f"- Test books: {', '.join(data.get('test_books', []))}.",
-        f"- Dev books: {', '.join(data.get('dev_books', []))}.",
-        f"- Tokenization: SentencePiece unigram, {data.get('vocab_size')} pieces per side, "
-        "trained on the training split.",
+        "\n".join(
+            [
+                f"- Corpus: {data.get('name')} ({data.get('license', 'see source')}).",
+                f"- Split {data.get('split')}: pairs {data.get('pairs')}.",
+                f"- Test books: {', '.join(data.get('test_books', [])) or 'n/a'}.",
+                f"- Dev books: {', '.join(data.get('dev_books', [])) or 'n/a'}.",
+                f"- Tokenization: SentencePiece unigram, {data.get('vocab_size')} pieces per side, "
+                "trained on the training split.",
+            ]
+        ),
         "## Model and training",
-        _table(["setting", "value"], [[k, v] for k, v in model.items()]
-               + [[k, v] for k, v in training.items()]),
+        _table(
+            ["setting", "value"],
+            [[k, v] for k, v in model.items()] + [[k, v] for k, v in training.items()],
+        ),
         f"Hardware: {report.get('training_hardware', report['hardware'])}; training time "
         f"{training.get('seconds', 0) / 60:.0f} minutes for {training.get('epochs')} epochs.",
         "## Scores on the test split (sacreBLEU, detokenized)",
-        _table(["model", "search", "BLEU", "chrF", "decode seconds"], [
-            ["attention, fp32", "greedy", test["fp32_greedy"]["bleu"], test["fp32_greedy"]["chrf"],
-             test["fp32_greedy"]["seconds"]],
-            ["attention, fp32", "beam 5", test["fp32_beam5"]["bleu"], test["fp32_beam5"]["chrf"],
-             test["fp32_beam5"]["seconds"]],
-            ["attention, int8", "greedy", test["int8_greedy"]["bleu"], test["int8_greedy"]["chrf"],
-             test["int8_greedy"]["seconds"]],
-            ["attention, int8", "beam 5", test["int8_beam5"]["bleu"], test["int8_beam5"]["chrf"],
-             test["int8_beam5"]["seconds"]],
-        ] + ([["no attention (RNNenc), fp32", "beam 5", report["baseline_test"]["bleu"],
-               report["baseline_test"]["chrf"], report["baseline_test"]["seconds"]]]
-             if "baseline_test" in report else [])),
+        _table(
+            ["model", "search", "BLEU", "chrF", "decode seconds"],
+            [
+                [
+                    "attention, fp32",
+                    "greedy",
+                    test["fp32_greedy"]["bleu"],
+                    test["fp32_greedy"]["chrf"],
+                    test["fp32_greedy"]["seconds"],
+                ],
+                [
+                    "attention, fp32",
+                    "beam 5",
+                    test["fp32_beam5"]["bleu"],
+                    test["fp32_beam5"]["chrf"],
+                    test["fp32_beam5"]["seconds"],
+                ],
+                [
+                    "attention, int8",
+                    "greedy",
+                    test["int8_greedy"]["bleu"],
+                    test["int8_greedy"]["chrf"],
+                    test["int8_greedy"]["seconds"],
+                ],
+                [
+                    "attention, int8",
+                    "beam 5",
+                    test["int8_beam5"]["bleu"],
+                    test["int8_beam5"]["chrf"],
+                    test["int8_beam5"]["seconds"],
+                ],
+            ]
+            + (
+                [
+                    [
+                        "no attention (RNNenc), fp32",
+                        "beam 5",
+                        report["baseline_test"]["bleu"],
+                        report["baseline_test"]["chrf"],
+                        report["baseline_test"]["seconds"],
+                    ]
+                ]
+                if "baseline_test" in report
+                else []
+            ),
+        ),
         f"{report['test_sentences']} test sentences, decoded on {report['hardware']} with "
         "ONNX Runtime (the service's own decoder).",
         "## BLEU by source length (the paper's Figure 2)",
@@ -68,24 +114,53 @@ def write_model_card(artifact_dir: Path, report: dict[str, Any],
             row += [buckets[name][n]["bleu"] for name in names]
             rows.append(row)
         sections.append(_table(["source words", "sentences", *names], rows))
-    sections += ["![BLEU by sentence length](figures/bleu_by_length.png)",
-                 "## Attention (the paper's Figure 3)",
-                 "Word-level attention of test sentences (beam 5), white = 1, black = 0."]
-    sections += [f"![attention {p.stem}](figures/{p.name})"
-                 for p in sorted((artifact_dir / "figures").glob("attention_*.png"))]
+    sections += [
+        "![BLEU by sentence length](figures/bleu_by_length.png)",
+        "## Attention (the paper's Figure 3)",
+        "Word-level attention of test sentences (beam 5), white = 1, black = 0.",
+    ]
+    sections += [
+        f"![attention {p.stem}](figures/{p.name})"
+        for p in sorted((artifact_dir / "figures").glob("attention_*.png"))
+    ]
     if training_log:
-        sections += ["## Training curve", _table(
-            ["epoch", "train loss", "dev BLEU (greedy)", "tokens/s", "minutes"],
-            [[r["epoch"], f"{r['train_loss']:.3f}", f"{r['dev_bleu']:.2f}",
-              f"{r['target_tokens_per_second']:.0f}", f"{r['elapsed_seconds'] / 60:.1f}"]
-             for r in training_log])]
+        sections += [
+            "## Training curve",
+            _table(
+                ["epoch", "train loss", "dev BLEU (greedy)", "tokens/s", "minutes"],
+                [
+                    [
+                        r["epoch"],
+                        f"{r['train_loss']:.3f}",
+                        f"{r['dev_bleu']:.2f}",
+                        f"{r['target_tokens_per_second']:.0f}",
+                        f"{r['elapsed_seconds'] / 60:.1f}",
+                    ]
+                    for r in training_log
+                ],
+            ),
+        ]
     if baseline_log:
-        sections += ["Baseline (no attention), same budget:", _table(
-            ["epoch", "train loss", "dev BLEU (greedy)", "minutes"],
-            [[r["epoch"], f"{r['train_loss']:.3f}", f"{r['dev_bleu']:.2f}",
-              f"{r['elapsed_seconds'] / 60:.1f}"] for r in baseline_log])]
-    sections += ["## Files", f"Artifact size: {_size_mb(artifact_dir):.1f} MB (int8 included). "
-                 "`model_config.json` holds the sizes, special-token ids and scores."]
+        sections += [
+            "Baseline (no attention), same budget:",
+            _table(
+                ["epoch", "train loss", "dev BLEU (greedy)", "minutes"],
+                [
+                    [
+                        r["epoch"],
+                        f"{r['train_loss']:.3f}",
+                        f"{r['dev_bleu']:.2f}",
+                        f"{r['elapsed_seconds'] / 60:.1f}",
+                    ]
+                    for r in baseline_log
+                ],
+            ),
+        ]
+    sections += [
+        "## Files",
+        f"Artifact size: {_size_mb(artifact_dir):.1f} MB (int8 included). "
+        "`model_config.json` holds the sizes, special-token ids and scores.",
+    ]
     path = artifact_dir / "MODEL_CARD.md"
     path.write_text("\n\n".join(sections) + "\n")
     return path

@@ -120,7 +120,8 @@ def beam_search(
     rows = np.repeat(sentences, k)
     state = np.repeat(init_state, k, axis=0)
     prev = np.full(batch * k, bos, dtype=np.int64)
-    scores = np.tile(np.r_[0.0, np.full(k - 1, -np.inf)], batch)  # one live start per sentence
+    # One live start per sentence: the other k - 1 copies can never be chosen.
+    scores = np.tile(np.r_[0.0, np.full(k - 1, -np.inf)], batch).astype(np.float32)
     history = np.zeros((batch * k, 0), dtype=np.int64)
     attn_history = np.zeros((batch * k, 0, max(source_lengths)), dtype=np.float32)
     limits = np.array([options.max_length(n) for n in source_lengths])
@@ -132,12 +133,15 @@ def beam_search(
         width = alpha.shape[1]
         if attn_history.shape[2] != width:
             attn_history = attn_history[:, :, :width]
-        forced = (limits[sentences] - 1 <= t)[:, None]  # (S, 1): only EOS may follow
-        candidates = (scores[:, None] + log_probs).reshape(sentences.size, k * vocab)
-        eos_only = np.full_like(candidates, -np.inf)
-        eos_only[:, eos::vocab] = candidates[:, eos::vocab]
-        candidates = np.where(forced, eos_only, candidates)
-        top = np.argpartition(-candidates, 2 * k, axis=1)[:, : 2 * k]
+        forced = limits[sentences] - 1 <= t  # (S,): only EOS may follow
+        candidates = scores[:, None] + log_probs  # (N, V) float32
+        if forced.any():
+            forced_rows = np.repeat(forced, k)
+            eos_scores = candidates[forced_rows, eos]
+            candidates[forced_rows] = -np.inf
+            candidates[forced_rows, eos] = eos_scores
+        candidates = candidates.reshape(sentences.size, k * vocab)
+        top = np.argpartition(candidates, -2 * k, axis=1)[:, -2 * k :]
         top_scores = np.take_along_axis(candidates, top, axis=1)
         order = np.argsort(-top_scores, axis=1, kind="stable")
         top, top_scores = (
@@ -174,7 +178,7 @@ def beam_search(
                     live += 1
                 if live == k and len(finished[sentence]) >= k:
                     break
-            done = len(finished[sentence]) >= k or bool(forced[s, 0])
+            done = len(finished[sentence]) >= k or bool(forced[s])
             still_live.extend([not done] * k)
             if live < k:  # only when forced: pad so every sentence keeps k rows
                 pad = k - live
@@ -185,7 +189,7 @@ def beam_search(
         parents = np.array(new_parent)
         history = np.concatenate([history[parents], np.array(new_token)[:, None]], axis=1)
         attn_history = np.concatenate([attn_history[parents], alpha[parents][:, None]], axis=1)
-        state, scores = state[parents], np.array(new_score)
+        state, scores = state[parents], np.array(new_score, dtype=np.float32)
         prev = np.array(new_token, dtype=np.int64)
         rows_kept = np.array(still_live)
         if not rows_kept.all():

@@ -22,7 +22,7 @@ router = APIRouter(
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (401, 404, 503)
+    status: {"model": ErrorResponse} for status in (401, 404, 422, 503)
 }
 DocumentId = Path(description="The id returned by POST /v1/translate.")
 
@@ -57,12 +57,22 @@ def _heatmap_inputs(
     alignment = document["alignment"]
     if level is Level.word:
         words = alignment["words"]
-        return np.array(words["attention"]), words["source"], words["target"]
-    return (
-        np.array(alignment["attention"]),
-        alignment["source_tokens"],
-        alignment["target_tokens"],
-    )
+        inputs = np.array(words["attention"]), words["source"], words["target"]
+    else:
+        inputs = (
+            np.array(alignment["attention"]),
+            alignment["source_tokens"],
+            alignment["target_tokens"],
+        )
+    longest = max(len(inputs[1]), len(inputs[2]))
+    if longest > heatmap.MAX_SIDE:
+        raise ApiError(
+            422,
+            "too_large_to_draw",
+            f"the {level.value}-level matrix has {longest} tokens on a side; "
+            f"at most {heatmap.MAX_SIDE} can be drawn",
+        )
+    return inputs
 
 
 @router.get("/{doc_id}/alignment.svg", response_class=Response, responses=ERRORS)
