@@ -122,6 +122,8 @@ def read_tsv(path: Path) -> list[Pair]:
     pairs = []
     with path.open(encoding="utf-8", newline="") as handle:
         for n, row in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), 1):
+            if not row or not "".join(row).strip():
+                continue  # blank line
             if len(row) < 2:
                 raise ValueError(f"{path}:{n}: expected at least two tab-separated fields")
             source, target = _clean(row[0]), _clean(row[1])

@@ -170,7 +170,7 @@ def train(
             (loss / n_tokens).backward()
             nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
             optimizer.step()
-            total_loss += float(loss)
+            total_loss += loss.item()
             total_tokens += n_tokens
             seconds = time.perf_counter() - epoch_start
             progress.set_postfix(
