@@ -65,6 +65,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
+        if self.max_queue < self.max_texts:
+            raise ValueError("max_queue must be at least max_texts, or full requests never fit")
         if self.default_beam_size > self.max_beam_size:
             raise ValueError("default_beam_size must not exceed max_beam_size")
         try:

@@ -6,7 +6,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -81,3 +81,183 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 # --- end redis_server -------------------------------------------------------------------------
+
+
+# --- tiny_artifact: a small model trained on the fixture corpus and exported -------------
+
+FIXTURE_CORPUS = Path(__file__).parent / "fixtures" / "bible_en_es_400.tsv"
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture corpus prepared like a real one: splits and SentencePiece models."""
+    from model_export.corpus import read_tsv, split_by_hash
+    from model_export.dataset import prepare
+
+    data_dir = tmp_path_factory.mktemp("tiny") / "data"
+    splits = split_by_hash(read_tsv(FIXTURE_CORPUS), dev_fraction=0.05, test_fraction=0.05)
+    prepare(
+        splits,
+        data_dir,
+        vocab_size=400,
+        description={"name": "fixture", "source_lang": "en", "target_lang": "es"},
+    )
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_data: Path) -> Path:
+    """A run directory with a small attention model trained for a few epochs."""
+    from model_export.model import ModelConfig
+    from model_export.train import TrainConfig, train
+
+    run_dir = tiny_data.parent / "run"
+    config = ModelConfig(
+        1,
+        1,
+        embedding_size=32,
+        encoder_hidden_size=32,
+        decoder_hidden_size=32,
+        attention_size=32,
+        output_size=32,
+        dropout=0.0,
+    )
+    train(
+        tiny_data,
+        run_dir,
+        config,
+        TrainConfig(epochs=4, batch_tokens=800, threads=1, learning_rate=5e-3, patience=10),
+    )
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_artifact(tiny_run: Path, tiny_data: Path) -> Path:
+    """The tiny model exported to an artifact directory, as the service loads it."""
+    from model_export.export import write_artifact
+    from model_export.train import load_model
+
+    model, _ = load_model(tiny_run / "best.pt")
+    out = tiny_run.parent / "model"
+    write_artifact(
+        model,
+        tiny_data,
+        out,
+        {
+            "name": "tiny-en-es",
+            "version": "test",
+            "source_lang": "en",
+            "target_lang": "es",
+            "scores": {"test": {"bleu_beam": 0.0}},
+        },
+    )
+    return out
+
+
+# --- live_server: the real service, started with uvicorn on a free port -------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class LiveServer:
+    """A ``python -m service serve`` subprocess; ``url`` is its base address."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        import os
+        import sys
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "service",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server not ready in {timeout} s: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> int:
+        """SIGTERM, as an orchestrator sends it; returns the exit code."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return int(self.process.returncode)
+
+
+@pytest.fixture
+def start_server(tiny_artifact: Path, tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    """Start servers with extra ``NMT_*`` settings; all are stopped after the test.
+
+    By default each server uses the tiny model and a SQLite store in the test's tmp dir.
+    """
+    servers: list[LiveServer] = []
+
+    def start(**settings: str) -> LiveServer:
+        env = {
+            "NMT_MODEL_DIR": str(tiny_artifact),
+            "NMT_STORE_PATH": str(tmp_path / "alignments.sqlite3"),
+            "NMT_INTRA_OP_THREADS": "1",
+            "NMT_LOG_LEVEL": "info",
+        }
+        env.update({f"NMT_{key.upper()}": value for key, value in settings.items()})
+        server = LiveServer(env, tmp_path / f"server-{len(servers)}.log")
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_server(
+    tiny_artifact: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One server with default settings for all tests of a module."""
+    tmp = tmp_path_factory.mktemp("server")
+    server = LiveServer(
+        {
+            "NMT_MODEL_DIR": str(tiny_artifact),
+            "NMT_STORE_PATH": str(tmp / "alignments.sqlite3"),
+            "NMT_INTRA_OP_THREADS": "1",
+        },
+        tmp / "server.log",
+    )
+    yield server
+    server.stop()

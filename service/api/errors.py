@@ -58,7 +58,12 @@ def install_error_handlers(app: FastAPI, retry_after_seconds: int) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
+        codes = {
+            400: "invalid_json",
+            404: "not_found",
+            405: "method_not_allowed",
+            401: "unauthorized",
+        }
         return error_response(
             error.status_code,
             codes.get(error.status_code, "http_error"),

@@ -106,8 +106,11 @@ class OnnxSeq2Seq:
             nonlocal cached_rows
             if cached_rows is None or not np.array_equal(rows, cached_rows):
                 cached_rows = rows.copy()
-                gathered = {"annotations": encoded.annotations, "keys": encoded.keys,
-                            "src_mask": encoded.mask}
+                gathered = {
+                    "annotations": encoded.annotations,
+                    "keys": encoded.keys,
+                    "src_mask": encoded.mask,
+                }
                 for name, value in gathered.items():
                     if name in self._decoder_inputs:
                         feeds[name] = np.ascontiguousarray(value[rows])

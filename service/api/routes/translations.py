@@ -79,7 +79,8 @@ def _heatmap_inputs(
 async def get_svg(state: State, doc_id: str = DocumentId, level: Level = Level.word) -> Response:
     """The attention heatmap as SVG, drawn like Figure 3 of Bahdanau et al. (2015)."""
     matrix, source, target = _heatmap_inputs(await _fetch(state, doc_id), level)
-    return Response(heatmap.render_svg(matrix, source, target), media_type="image/svg+xml")
+    svg = await asyncio.to_thread(heatmap.render_svg, matrix, source, target)
+    return Response(svg, media_type="image/svg+xml")
 
 
 @router.get("/{doc_id}/alignment.png", response_class=Response, responses=ERRORS)

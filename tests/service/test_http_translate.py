@@ -1,0 +1,227 @@
+"""POST /v1/translate on the real server: batches, fields and the alignment invariants."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from service.inference.alignment import aggregate_to_words
+from service.inference.runtime import RuntimeOptions
+from service.inference.search import SearchOptions
+from service.inference.translator import Translator
+from tests.conftest import LiveServer
+
+TEXTS = [
+    "In the beginning God created the heaven and the earth.",
+    "Amen.",
+    "And God said, Let there be light: and there was light.",
+    "Jesus wept.",
+]
+EOS = "</s>"
+
+
+def translate(server: LiveServer, **body: Any) -> dict[str, Any]:
+    response = httpx.post(f"{server.url}/v1/translate", json=body, timeout=60)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+@pytest.fixture(scope="module")
+def batch(shared_server: LiveServer) -> dict[str, Any]:
+    return translate(shared_server, text=TEXTS, beam_size=3)
+
+
+@pytest.fixture(scope="module")
+def in_process(tiny_artifact: Path) -> Translator:
+    """The server's model loaded in this process, with the server's thread setting."""
+    return Translator.from_directory(
+        tiny_artifact, runtime=RuntimeOptions(device="cpu", intra_op_threads=1)
+    )
+
+
+def test_batch_is_answered_in_input_order(batch: dict[str, Any], shared_server: LiveServer) -> None:
+    translations = batch["translations"]
+    assert len(translations) == len(TEXTS)
+    assert len({t["id"] for t in translations}) == len(TEXTS)
+    for text, translation in zip(TEXTS, translations, strict=True):
+        single = translate(shared_server, text=text, beam_size=3)["translations"]
+        assert len(single) == 1
+        assert single[0]["alignment"]["source_tokens"] == translation["alignment"]["source_tokens"]
+        assert single[0]["text"] == translation["text"]
+
+
+def test_model_block_names_the_pair(batch: dict[str, Any]) -> None:
+    model = batch["model"]
+    assert (model["source_lang"], model["target_lang"]) == ("en", "es")
+    assert model["name"] == "tiny-en-es"
+    assert model["execution_provider"] == "CPUExecutionProvider"
+
+
+def test_every_translation_has_its_fields(batch: dict[str, Any]) -> None:
+    for translation in batch["translations"]:
+        assert set(translation) == {"id", "text", "score", "alternatives", "stored", "alignment"}
+        assert isinstance(translation["text"], str)
+        assert isinstance(translation["score"], float) and translation["score"] <= 0
+        assert translation["alternatives"] == []
+        assert translation["stored"] is True
+        assert len(translation["id"]) == 32
+
+
+def test_attention_shape_equals_the_token_counts(batch: dict[str, Any]) -> None:
+    for translation in batch["translations"]:
+        alignment = translation["alignment"]
+        attention = np.array(alignment["attention"])
+        assert attention.shape == (len(alignment["target_tokens"]), len(alignment["source_tokens"]))
+        words = alignment["words"]
+        assert np.array(words["attention"]).shape == (len(words["target"]), len(words["source"]))
+
+
+def test_attention_rows_sum_to_one(batch: dict[str, Any]) -> None:
+    for translation in batch["translations"]:
+        alignment = translation["alignment"]
+        for matrix in (alignment["attention"], alignment["words"]["attention"]):
+            values = np.array(matrix)
+            assert (values >= 0).all()
+            np.testing.assert_allclose(values.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_end_of_sentence_closes_both_sides(batch: dict[str, Any]) -> None:
+    for translation in batch["translations"]:
+        alignment = translation["alignment"]
+        assert alignment["eos_token"] == EOS
+        assert alignment["source_tokens"][-1] == EOS
+        assert alignment["target_tokens"][-1] == EOS
+        assert EOS not in alignment["target_tokens"][:-1]
+        assert alignment["words"]["source"][-1] == EOS
+        assert alignment["words"]["target"][-1] == EOS
+
+
+def test_word_matrix_is_the_aggregated_subword_matrix(batch: dict[str, Any]) -> None:
+    for translation in batch["translations"]:
+        alignment = translation["alignment"]
+        expected = aggregate_to_words(
+            np.array(alignment["attention"]),
+            alignment["source_tokens"],
+            alignment["target_tokens"],
+        )
+        assert alignment["words"]["source"] == expected.source
+        assert alignment["words"]["target"] == expected.target
+        np.testing.assert_allclose(alignment["words"]["attention"], expected.attention, atol=1e-9)
+    source_words = batch["translations"][0]["alignment"]["words"]["source"]
+    assert source_words[:3] == ["In", "the", "beginning"]
+
+
+def test_pharaoh_pairs_are_the_word_argmax_without_eos(batch: dict[str, Any]) -> None:
+    for translation in batch["translations"]:
+        words = translation["alignment"]["words"]
+        matrix = np.array(words["attention"])
+        source_columns = [i for i, w in enumerate(words["source"]) if w != EOS]
+        expected = set()
+        for j, target_word in enumerate(words["target"]):
+            if target_word == EOS or not source_columns:
+                continue
+            row = matrix[j, source_columns]
+            expected.add((source_columns[int(np.argmax(row))], j))
+        pairs = translation["alignment"]["pharaoh"].split()
+        got = {(int(i), int(j)) for i, j in (pair.split("-") for pair in pairs)}
+        assert len(pairs) == len(got) == len(words["target"]) - 1
+        assert got == expected
+        eos_source, eos_target = len(words["source"]) - 1, len(words["target"]) - 1
+        assert all(i != eos_source and j != eos_target for i, j in got)
+
+
+def test_return_attention_false_omits_the_alignment(shared_server: LiveServer) -> None:
+    body = translate(shared_server, text=TEXTS[:2], return_attention=False)
+    assert [t["alignment"] for t in body["translations"]] == [None, None]
+    assert all(t["text"] is not None and t["id"] for t in body["translations"])
+
+
+def test_n_best_returns_sorted_alternatives(shared_server: LiveServer) -> None:
+    body = translate(shared_server, text=TEXTS[0], beam_size=5, n_best=4)
+    translation = body["translations"][0]
+    alternatives = translation["alternatives"]
+    assert len(alternatives) == 3
+    scores = [translation["score"]] + [a["score"] for a in alternatives]
+    assert scores == sorted(scores, reverse=True)
+    assert all(isinstance(a["text"], str) for a in alternatives)
+
+
+def force_decode(
+    translator: Translator, source: str, target_pieces: list[str]
+) -> tuple[np.ndarray, float]:
+    """Run the decoder step along ``target_pieces`` (teacher forcing), independently of
+    any search: the attention rows and the log-probability of exactly that output."""
+    special = translator.artifact.special_tokens
+    source_ids = translator.tokenizer.encode_source(source).ids
+    target_ids = [
+        special.eos if piece == EOS else translator.tokenizer.target.piece_to_id(piece)
+        for piece in target_pieces
+    ]
+    encoded = translator.model.encode(
+        np.array([source_ids], dtype=np.int64), np.array([len(source_ids)], dtype=np.int64)
+    )
+    step = translator.model.step_function(encoded)
+    state, prev, rows = encoded.init_state, special.bos, []
+    log_prob = 0.0
+    for token in target_ids:
+        log_probs, state, alpha = step(np.array([prev], dtype=np.int64), state, np.array([0]))
+        rows.append(alpha[0, : len(source_ids)])
+        log_prob += float(log_probs[0, token])
+        prev = token
+    return np.stack(rows), log_prob
+
+
+@pytest.mark.parametrize("beam_size", [1, 2, 5])
+def test_beam_search_returns_the_matrix_of_the_returned_hypothesis(
+    shared_server: LiveServer, in_process: Translator, beam_size: int
+) -> None:
+    served = translate(shared_server, text=TEXTS, beam_size=beam_size)["translations"]
+    local = in_process.translate(TEXTS, SearchOptions(beam_size=beam_size))
+    for source, got, expected in zip(TEXTS, served, local, strict=True):
+        alignment = got["alignment"]
+        tokens = alignment["target_tokens"]
+        decoded = in_process.tokenizer.target.decode_pieces([p for p in tokens if p != EOS])
+        assert decoded == got["text"]
+        assert got["text"] == expected.text
+        assert tokens == expected.target_tokens
+        assert alignment["source_tokens"] == expected.source_tokens
+        assert got["score"] == pytest.approx(expected.score, abs=1e-5)
+        np.testing.assert_allclose(alignment["attention"], expected.attention, atol=1e-5)
+        forced_attention, forced_log_prob = force_decode(in_process, source, tokens)
+        np.testing.assert_allclose(alignment["attention"], forced_attention, atol=1e-5)
+        assert got["score"] == pytest.approx(forced_log_prob / len(tokens), abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "languages",
+    [{"source_lang": "en"}, {"target_lang": "es"}, {"source_lang": "en", "target_lang": "es"}],
+)
+def test_the_models_language_pair_is_accepted(
+    shared_server: LiveServer, languages: dict[str, str]
+) -> None:
+    body = translate(shared_server, text="Amen.", **languages)
+    assert len(body["translations"]) == 1
+
+
+@pytest.mark.parametrize(
+    "languages",
+    [
+        {"source_lang": "fr"},
+        {"target_lang": "en"},
+        {"source_lang": "es", "target_lang": "en"},
+        {"source_lang": "EN"},
+    ],
+)
+def test_other_language_pairs_are_refused(
+    shared_server: LiveServer, languages: dict[str, str]
+) -> None:
+    response = httpx.post(
+        f"{shared_server.url}/v1/translate", json={"text": "Amen.", **languages}, timeout=30
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "unsupported_language"
