@@ -58,6 +58,9 @@ def install_error_handlers(app: FastAPI, retry_after_seconds: int) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        cause = error.__cause__  # FastAPI turns errors while reading the body into a 400
+        if isinstance(cause, ApiError):
+            return error_response(cause.status, cause.code, cause.message, cause.headers)
         codes = {
             400: "invalid_json",
             404: "not_found",

@@ -253,3 +253,19 @@ def test_no_bad_input_above_caused_a_500(shared_server: LiveServer) -> None:
     ]
     assert "400" in statuses
     assert not [s for s in statuses if s.startswith("5")]
+
+
+def test_chunked_body_over_the_limit_is_413(shared_server: LiveServer) -> None:
+    def chunks():  # no Content-Length: the server must stop reading at the limit
+        yield b'{"text": "'
+        for _ in range(200):
+            yield b"a" * 10_000
+        yield b'"}'
+
+    response = httpx.post(
+        f"{shared_server.url}/v1/translate",
+        content=chunks(),
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
+    assert_error(response, 413, "body_too_large")
