@@ -122,17 +122,27 @@ def beam_search(
     prev = np.full(batch * k, bos, dtype=np.int64)
     # One live start per sentence: the other k - 1 copies can never be chosen.
     scores = np.tile(np.r_[0.0, np.full(k - 1, -np.inf)], batch).astype(np.float32)
-    history = np.zeros((batch * k, 0), dtype=np.int64)
-    attn_history = np.zeros((batch * k, 0, max(source_lengths)), dtype=np.float32)
+    # Per step: attention of the input rows, and for the next step's rows their token and
+    # their parent among this step's rows. A finished hypothesis walks these back.
+    trace_alpha: list[np.ndarray] = []
+    trace_token: list[np.ndarray] = []
+    trace_parent: list[np.ndarray] = []
+
+    def backtrack(row: int) -> tuple[list[int], np.ndarray]:
+        tokens, attention = [eos], [trace_alpha[-1][row]]
+        for s in range(len(trace_token) - 1, -1, -1):
+            tokens.append(int(trace_token[s][row]))
+            row = int(trace_parent[s][row])
+            attention.append(trace_alpha[s][row])
+        return tokens[::-1], np.stack(attention[::-1])
+
     limits = np.array([options.max_length(n) for n in source_lengths])
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     t = 0
     while sentences.size:
         log_probs, state, alpha = step(prev, state, rows)
         vocab = log_probs.shape[1]
-        width = alpha.shape[1]
-        if attn_history.shape[2] != width:
-            attn_history = attn_history[:, :, :width]
+        trace_alpha.append(alpha)
         forced = limits[sentences] - 1 <= t  # (S,): only EOS may follow
         candidates = scores[:, None] + log_probs  # (N, V) float32
         if forced.any():
@@ -158,17 +168,13 @@ def beam_search(
                     break
                 if token == eos:
                     if len(finished[sentence]) < k:
-                        length = t + 1
-                        tokens = [*history[parent].tolist(), eos]
-                        attn = np.concatenate([attn_history[parent], alpha[parent][None]], axis=0)[
-                            :, : source_lengths[sentence]
-                        ]
+                        tokens, attn = backtrack(parent)
                         finished[sentence].append(
                             Hypothesis(
                                 tokens,
-                                _normalize(score, length, options.length_penalty),
+                                _normalize(score, t + 1, options.length_penalty),
                                 score,
-                                attn,
+                                attn[:, : source_lengths[sentence]],
                             )
                         )
                 elif live < k:
@@ -187,15 +193,14 @@ def beam_search(
                 new_score += [-np.inf] * pad
 
         parents = np.array(new_parent)
-        history = np.concatenate([history[parents], np.array(new_token)[:, None]], axis=1)
-        attn_history = np.concatenate([attn_history[parents], alpha[parents][:, None]], axis=1)
         state, scores = state[parents], np.array(new_score, dtype=np.float32)
         prev = np.array(new_token, dtype=np.int64)
         rows_kept = np.array(still_live)
         if not rows_kept.all():
-            history, attn_history = history[rows_kept], attn_history[rows_kept]
-            state, scores, prev = state[rows_kept], scores[rows_kept], prev[rows_kept]
-            rows = rows[rows_kept]
+            parents, state, scores = parents[rows_kept], state[rows_kept], scores[rows_kept]
+            prev, rows = prev[rows_kept], rows[rows_kept]
             sentences = sentences[rows_kept[::k]]
+        trace_token.append(prev)
+        trace_parent.append(parents)
         t += 1
     return [sorted(hyps, key=lambda h: -h.score)[: options.n_best] for hyps in finished]
