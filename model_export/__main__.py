@@ -12,22 +12,17 @@ from model_export import corpus
 def _prepare(args: argparse.Namespace) -> None:
     from model_export.dataset import prepare
 
-    if args.tsv:
-        splits = corpus.split_by_hash(corpus.read_tsv(args.tsv))
-        description = {
-            "name": args.tsv.name,
-            "source_lang": args.source_lang,
-            "target_lang": args.target_lang,
-            "split": "hash of the source, 5%/5%",
-        }
-    elif args.source_file:
-        if not args.target_file:
-            raise SystemExit("--source-file needs --target-file")
-        splits = corpus.split_by_hash(
-            corpus.read_parallel_files(args.source_file, args.target_file)
+    if args.source_file and not args.target_file:
+        raise SystemExit("--source-file needs --target-file")
+    if args.tsv or args.source_file:
+        pairs = (
+            corpus.read_tsv(args.tsv)
+            if args.tsv
+            else corpus.read_parallel_files(args.source_file, args.target_file)
         )
+        splits = corpus.split_by_hash(pairs)
         description = {
-            "name": args.source_file.name,
+            "name": (args.tsv or args.source_file).name,
             "source_lang": args.source_lang,
             "target_lang": args.target_lang,
             "split": "hash of the source, 5%/5%",

@@ -30,6 +30,28 @@ def write_model_card(
         config["model"],
     )
     test = report["test"]
+    score_rows = [
+        [
+            f"attention, {precision}",
+            search,
+            test[key]["bleu"],
+            test[key]["chrf"],
+            test[key]["seconds"],
+        ]
+        for precision in ("fp32", "int8")
+        for key, search in ((f"{precision}_greedy", "greedy"), (f"{precision}_beam5", "beam 5"))
+    ]
+    if "baseline_test" in report:
+        baseline = report["baseline_test"]
+        score_rows.append(
+            [
+                "no attention (RNNenc), fp32",
+                "beam 5",
+                baseline["bleu"],
+                baseline["chrf"],
+                baseline["seconds"],
+            ]
+        )
     sections = [
         f"# {config.get('name')} (version {config.get('version')})",
         "An RNN encoder-decoder with additive attention (RNNsearch, Bahdanau, Cho and Bengio, "
@@ -54,52 +76,7 @@ def write_model_card(
         f"Hardware: {report.get('training_hardware', report['hardware'])}; training time "
         f"{training.get('seconds', 0) / 60:.0f} minutes for {training.get('epochs')} epochs.",
         "## Scores on the test split (sacreBLEU, detokenized)",
-        _table(
-            ["model", "search", "BLEU", "chrF", "decode seconds"],
-            [
-                [
-                    "attention, fp32",
-                    "greedy",
-                    test["fp32_greedy"]["bleu"],
-                    test["fp32_greedy"]["chrf"],
-                    test["fp32_greedy"]["seconds"],
-                ],
-                [
-                    "attention, fp32",
-                    "beam 5",
-                    test["fp32_beam5"]["bleu"],
-                    test["fp32_beam5"]["chrf"],
-                    test["fp32_beam5"]["seconds"],
-                ],
-                [
-                    "attention, int8",
-                    "greedy",
-                    test["int8_greedy"]["bleu"],
-                    test["int8_greedy"]["chrf"],
-                    test["int8_greedy"]["seconds"],
-                ],
-                [
-                    "attention, int8",
-                    "beam 5",
-                    test["int8_beam5"]["bleu"],
-                    test["int8_beam5"]["chrf"],
-                    test["int8_beam5"]["seconds"],
-                ],
-            ]
-            + (
-                [
-                    [
-                        "no attention (RNNenc), fp32",
-                        "beam 5",
-                        report["baseline_test"]["bleu"],
-                        report["baseline_test"]["chrf"],
-                        report["baseline_test"]["seconds"],
-                    ]
-                ]
-                if "baseline_test" in report
-                else []
-            ),
-        ),
+        _table(["model", "search", "BLEU", "chrF", "decode seconds"], score_rows),
         f"{report['test_sentences']} test sentences, decoded on {report['hardware']} with "
         "ONNX Runtime (the service's own decoder).",
         "## BLEU by source length (the paper's Figure 2)",
