@@ -202,7 +202,8 @@ def main() -> None:
     )
 
     print(
-        f"service: {provider}, {args.precision}, {args.threads} threads, max batch {args.max_batch_size}, "
+        f"service: {provider}, {args.precision}, {args.threads} threads, "
+        f"max batch {args.max_batch_size}, "
         f"max wait {args.max_wait_ms} ms; sentences of 22-28 words (median 25)"
     )
     print(
