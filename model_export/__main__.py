@@ -89,10 +89,10 @@ def _export(args: argparse.Namespace) -> None:
         "target_lang": description.get("target_lang"),
         "training_data": description,
         "training": {
-            "epochs": checkpoint["epoch"],
+            **dict(checkpoint["train_config"]),
+            "epochs": checkpoint["epoch"],  # trained, not the configured maximum
             "best_dev_bleu": checkpoint["best_bleu"],
             "seconds": checkpoint["elapsed"],
-            **dict(checkpoint["train_config"]),
         },
     }
     write_artifact(model, data_dir, args.out, metadata)
