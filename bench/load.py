@@ -167,7 +167,7 @@ def main() -> None:
     parser.add_argument("--beams", type=int, nargs="+", default=[1, 5])
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime / torch threads")
     parser.add_argument("--max-batch-size", type=int, default=64)
-    parser.add_argument("--max-wait-ms", type=float, default=2.0)
+    parser.add_argument("--max-wait-ms", type=float, default=0.0)
     parser.add_argument("--precision", choices=["fp32", "int8"], default="fp32")
     parser.add_argument("--skip-torch", action="store_true", help="no PyTorch comparison")
     parser.add_argument("--json", type=Path, help="also write the figures here")

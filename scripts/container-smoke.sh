@@ -18,6 +18,7 @@
 #   SMOKE_READY_TIMEOUT  seconds to wait for /health/ready (180)
 #   SMOKE_NICE           niceness of the builds (10)
 #   SMOKE_KEEP_IMAGE     1 keeps the project image afterwards (default); 0 removes it
+#   SMOKE_NO_CACHE       1 rebuilds the project image without the layer cache (a cold build)
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,6 +32,7 @@ BASE=${SMOKE_BASE:-$PYTHON_BASE}
 READY_TIMEOUT=${SMOKE_READY_TIMEOUT:-180}
 NICE=${SMOKE_NICE:-10}
 KEEP_IMAGE=${SMOKE_KEEP_IMAGE:-1}
+NO_CACHE=${SMOKE_NO_CACHE:-0}
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 # Where the machine's CA bundle lives inside the base image: a path of its own, so that
 # installing Debian's ca-certificates package later cannot overwrite it.
@@ -44,7 +46,7 @@ die() { log "FAIL: $*"; exit 1; }
 for arg in "$@"; do
   case "$arg" in
     --build-only) BUILD_ONLY=1 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) die "unknown argument: $arg" ;;
   esac
 done
@@ -154,8 +156,10 @@ BUILD_SECONDS=0
 build_project_image() {
   local log_file=$CACHE/build-$VARIANT.log start end
   log "building $IMAGE (VARIANT=$VARIANT, BASE=$BASE); log: $log_file"
+  local flags=()
+  if [[ $NO_CACHE == 1 ]]; then flags+=(--no-cache); fi
   start=$(date +%s.%N)
-  if ! podman_build --build-arg "BASE=$BASE" --build-arg "VARIANT=$VARIANT" \
+  if ! podman_build "${flags[@]}" --build-arg "BASE=$BASE" --build-arg "VARIANT=$VARIANT" \
       -t "$IMAGE" -f "$REPO_ROOT/Dockerfile" "$REPO_ROOT" >"$log_file" 2>&1; then
     tail -n 40 "$log_file" >&2
     die "podman build failed"

@@ -24,7 +24,8 @@ class Settings(BaseSettings):
     intra_op_threads: int = Field(0, ge=0)  # ONNX Runtime threads; 0 = one per core
 
     max_batch_size: int = Field(32, ge=1, le=1024)  # texts decoded together
-    max_wait_ms: float = Field(5.0, ge=0, le=1000)  # wait for more texts before decoding
+    # Extra wait for company; 0 still batches: texts that arrive while a batch runs form the next.
+    max_wait_ms: float = Field(0.0, ge=0, le=1000)
     max_queue: int = Field(256, ge=1)  # texts queued or running before 503
     retry_after_seconds: int = Field(1, ge=1)
 

@@ -25,6 +25,9 @@ class RuntimeOptions:
     device: str = "auto"  # auto: CUDA when onnxruntime-gpu sees a GPU, else CPU
     intra_op_threads: int = 0  # 0: ONNX Runtime's default (one per core)
     inter_op_threads: int = 1
+    # Spinning worker threads answer faster but burn the cores between runs, which the
+    # event loop, the tokenizer and the search need: off unless measured to help.
+    spin_threads: bool = False
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -63,6 +66,9 @@ class OnnxSeq2Seq:
         session_options.intra_op_num_threads = options.intra_op_threads
         session_options.inter_op_num_threads = options.inter_op_threads
         session_options.log_severity_level = 3
+        spin = "1" if options.spin_threads else "0"
+        session_options.add_session_config_entry("session.intra_op.allow_spinning", spin)
+        session_options.add_session_config_entry("session.inter_op.allow_spinning", spin)
         providers = choose_providers(options.device)
         try:
             self.encoder = ort.InferenceSession(

@@ -128,6 +128,14 @@ def test_proxy_mounts_the_nginx_template(compose: dict[str, Any]) -> None:
     assert proxy["environment"]["NGINX_ENTRYPOINT_LOCAL_RESOLVERS"] == "1"
 
 
+def test_api_root_is_read_only_with_writable_state(compose: dict[str, Any], api: Service) -> None:
+    assert api["read_only"] is True
+    assert "/tmp" in api["tmpfs"]
+    volume, mount = api["volumes"][0].split(":")[:2]
+    assert mount == "/var/lib/nmt"
+    assert volume in compose["volumes"], "a named volume keeps the image's owner (uid 10001)"
+
+
 def test_redis_is_persistent_and_healthchecked(compose: dict[str, Any]) -> None:
     redis = compose["services"]["redis"]
     assert redis["image"].startswith("redis:")
