@@ -198,4 +198,6 @@ def test_store_down_translates_but_cannot_fetch(start_server: Callable[..., Live
         assert response.headers["retry-after"]
     metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
     assert "nmt_store_failures_total 2.0" in metrics
-    assert httpx.get(f"{server.url}/health/ready", timeout=10).status_code == 200
+    ready = httpx.get(f"{server.url}/health/ready", timeout=10)
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "store": "unavailable"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -22,9 +23,16 @@ async def live() -> dict[str, str]:
 
 @router.get("/health/ready")
 async def ready(state: State) -> JSONResponse:
-    """200 once the model is loaded and warmed up, 503 before and while shutting down."""
+    """200 once the model is loaded and warmed up, 503 before and while shutting down.
+
+    The alignment store is reported but does not decide readiness: without it the
+    service still translates (documents are then not stored), so a store outage must
+    not take every replica out of rotation.
+    """
     if state.ready:
-        return JSONResponse({"status": "ready"})
+        store = state.store
+        reachable = store is not None and await asyncio.to_thread(store.ping)
+        return JSONResponse({"status": "ready", "store": "ok" if reachable else "unavailable"})
     return JSONResponse(
         {"status": "not_ready", "message": state.status_message},
         status_code=503,
