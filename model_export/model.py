@@ -49,8 +49,11 @@ class Encoder(nn.Module):
         )
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, src_tokens: torch.Tensor, src_lengths: torch.Tensor) -> torch.Tensor:
-        """(B, T) tokens, (B,) lengths -> (B, T, 2H) annotations, zero at padding."""
+    def forward(
+        self, src_tokens: torch.Tensor, src_lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T) tokens, (B,) lengths -> (B, T, 2H) annotations, zero at padding, and the
+        (B, T) source mask, True at real positions."""
         positions = torch.arange(src_tokens.shape[1], device=src_tokens.device)[None, :]
         mask = positions < src_lengths[:, None]  # (B, T)
         # Index that reverses the first L_b positions of row b and keeps the padding in place.
@@ -63,7 +66,7 @@ class Encoder(nn.Module):
             backward_states, 1, reverse[:, :, None].expand_as(backward_states)
         )
         annotations = torch.cat([forward_states, backward_states], dim=-1)
-        return annotations * mask[:, :, None].to(annotations.dtype)
+        return annotations * mask[:, :, None].to(annotations.dtype), mask
 
 
 class BahdanauAttention(nn.Module):
@@ -166,12 +169,8 @@ class Seq2Seq(nn.Module):
         self, src_tokens: torch.Tensor, src_lengths: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Annotations (B,T,2H), keys U h (B,T,A), s_0 (B,D) and the source mask (B,T)."""
-        annotations = self.encoder(src_tokens, src_lengths)
+        annotations, mask = self.encoder(src_tokens, src_lengths)
         keys = self.decoder.attention.project_keys(annotations)
-        mask = (
-            torch.arange(src_tokens.shape[1], device=src_tokens.device)[None, :]
-            < src_lengths[:, None]
-        )
         return annotations, keys, self.decoder.initial_state(annotations), mask
 
     def step(
