@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from service.api.metrics import Metrics
 from service.config import Settings
@@ -23,7 +24,7 @@ class ServiceState:
     settings: Settings
     metrics: Metrics = field(default_factory=Metrics)
     translator: Translator | None = None
-    batcher: Batcher[Translation] | None = None
+    batcher: Batcher[Any, Translation] | None = None
     store: AlignmentStore | None = None
     ready: bool = False
     status_message: str = "the model is loading"
@@ -53,7 +54,7 @@ class ServiceState:
             raise
         self.translator = translator
         self.batcher = Batcher(
-            translator.translate,
+            translator.run_batch,
             BatchingOptions(
                 settings.max_batch_size,
                 settings.max_wait_ms,

@@ -46,7 +46,7 @@ class Hypothesis:
     attention: np.ndarray  # (len(tokens), source length): one row per target token
 
 
-def _normalize(log_prob: float, length: int, penalty: float) -> float:
+def normalize_score(log_prob: float, length: int, penalty: float) -> float:
     return log_prob / (length**penalty) if penalty else log_prob
 
 
@@ -82,7 +82,7 @@ def greedy_search(
                 results[sentence] = [
                     Hypothesis(
                         tokens[sentence],
-                        _normalize(
+                        normalize_score(
                             float(log_prob[sentence]), len(tokens[sentence]), options.length_penalty
                         ),
                         float(log_prob[sentence]),
@@ -172,7 +172,7 @@ def beam_search(
                         finished[sentence].append(
                             Hypothesis(
                                 tokens,
-                                _normalize(score, t + 1, options.length_penalty),
+                                normalize_score(score, t + 1, options.length_penalty),
                                 score,
                                 attn[:, : source_lengths[sentence]],
                             )
@@ -204,3 +204,42 @@ def beam_search(
         trace_parent.append(parents)
         t += 1
     return [sorted(hyps, key=lambda h: -h.score)[: options.n_best] for hyps in finished]
+
+
+@dataclass(frozen=True)
+class ForcedPath:
+    """A given target run through the decoder (teacher forcing)."""
+
+    token_log_probs: np.ndarray  # (len(tokens),): log p(y_i | y_<i, x) of each given token
+    attention: np.ndarray  # (len(tokens), source length)
+
+
+def forced_decode(
+    step: StepFunction,
+    init_state: np.ndarray,
+    source_lengths: Sequence[int],
+    targets: Sequence[Sequence[int]],
+    bos: int,
+) -> list[ForcedPath]:
+    """Run the decoder over known targets (each ending with EOS), one step per token for
+    the whole batch; a sentence leaves the batch after its last token, as in search."""
+    batch = init_state.shape[0]
+    rows = np.arange(batch)
+    state = init_state
+    prev = np.full(batch, bos, dtype=np.int64)
+    scores: list[list[float]] = [[] for _ in range(batch)]
+    attention: list[list[np.ndarray]] = [[] for _ in range(batch)]
+    t = 0
+    while rows.size:
+        log_probs, state, alpha = step(prev, state, rows)
+        given = np.array([targets[sentence][t] for sentence in rows.tolist()], dtype=np.int64)
+        picked = log_probs[np.arange(rows.size), given]
+        for i, sentence in enumerate(rows.tolist()):
+            scores[sentence].append(float(picked[i]))
+            attention[sentence].append(alpha[i, : source_lengths[sentence]])
+        keep = [i for i, sentence in enumerate(rows.tolist()) if len(targets[sentence]) > t + 1]
+        if len(keep) < rows.size:
+            rows, state, given = rows[keep], state[keep], given[keep]
+        prev = given
+        t += 1
+    return [ForcedPath(np.array(scores[n]), np.stack(attention[n])) for n in range(batch)]
