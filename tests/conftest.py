@@ -90,9 +90,11 @@ FIXTURE_CORPUS = Path(__file__).parent / "fixtures" / "bible_en_es_400.tsv"
 
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fixture corpus prepared like a real one: splits and SentencePiece models."""
+    """The fixture corpus prepared like a real one: splits, SentencePiece models and the
+    word aligner's links (``word-align``)."""
     from model_export.corpus import read_tsv, split_by_hash
     from model_export.dataset import prepare
+    from model_export.word_alignment import align_corpus
 
     data_dir = tmp_path_factory.mktemp("tiny") / "data"
     splits = split_by_hash(read_tsv(FIXTURE_CORPUS), dev_fraction=0.05, test_fraction=0.05)
@@ -102,12 +104,14 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
         vocab_size=400,
         description={"name": "fixture", "source_lang": "en", "target_lang": "es"},
     )
+    align_corpus(data_dir)
     return data_dir
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tiny_data: Path) -> Path:
-    """A run directory with a small attention model trained for a few epochs."""
+    """A run directory with a small attention model trained for a few epochs, with guided
+    alignment and an alignment head."""
     from model_export.model import ModelConfig
     from model_export.train import TrainConfig, train
 
@@ -121,12 +125,20 @@ def tiny_run(tiny_data: Path) -> Path:
         attention_size=32,
         output_size=32,
         dropout=0.0,
+        alignment_head=True,
     )
     train(
         tiny_data,
         run_dir,
         config,
-        TrainConfig(epochs=4, batch_tokens=800, threads=1, learning_rate=5e-3, patience=10),
+        TrainConfig(
+            epochs=4,
+            batch_tokens=800,
+            threads=1,
+            learning_rate=5e-3,
+            patience=10,
+            guided_alignment=0.5,
+        ),
     )
     return run_dir
 
@@ -151,6 +163,20 @@ def tiny_artifact(tiny_run: Path, tiny_data: Path) -> Path:
             "scores": {"test": {"bleu_beam": 0.0}},
         },
     )
+    return out
+
+
+@pytest.fixture(scope="session")
+def headless_artifact(tiny_artifact: Path) -> Path:
+    """The tiny model without its alignment head graph, as an older artifact is."""
+    import json
+
+    out = tiny_artifact.parent / "model-without-head"
+    shutil.copytree(tiny_artifact, out)
+    config = json.loads((out / "model_config.json").read_text())
+    (out / config.pop("alignment_head")).unlink()
+    config["model"]["alignment_head"] = False
+    (out / "model_config.json").write_text(json.dumps(config, indent=2))
     return out
 
 
