@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -109,19 +110,24 @@ def test_link_rules_give_nested_link_sets(shared_server: LiveServer) -> None:
     assert result["alignments"][0]["alignment"]["link_rule"] == "threshold"
 
 
-def test_aligning_the_services_own_translation_gives_its_attention(
-    shared_server: LiveServer,
-) -> None:
-    source = PAIRS[0][0]
-    response = post(shared_server, "/v1/translate", {"text": source, "beam_size": 1})
+BUNDLED_MODEL = Path(__file__).parents[2] / "models" / "en-es"
+
+
+def test_aligning_the_services_own_translation_gives_its_attention(start_server: Any) -> None:
+    # The bundled model: the tiny one writes piece sequences that its own tokenizer would
+    # split differently, so its texts do not come back as the same pieces.
+    server = start_server(model_dir=str(BUNDLED_MODEL))
+    source = "In the beginning, God created the heavens and the earth."
+    response = post(server, "/v1/translate", {"text": source, "beam_size": 1})
     translation = response.json()["translations"][0]
-    aligned = align(shared_server, source=source, target=translation["text"])["alignments"][0]
+    aligned = align(server, source=source, target=translation["text"])["alignments"][0]
     ours, theirs = aligned["alignment"], translation["alignment"]
     assert ours["target_tokens"] == theirs["target_tokens"]
     np.testing.assert_allclose(ours["attention"], theirs["attention"], atol=1e-5)
-    np.testing.assert_allclose(
-        ours["alignment_head"]["attention"], theirs["alignment_head"]["attention"], atol=1e-5
-    )
+    if theirs["alignment_head"] is not None:
+        np.testing.assert_allclose(
+            ours["alignment_head"]["attention"], theirs["alignment_head"]["attention"], atol=1e-5
+        )
     assert ours["pharaoh"] == theirs["pharaoh"]
     assert aligned["score"] == pytest.approx(translation["score"], abs=1e-4)
 

@@ -118,8 +118,14 @@ def test_word_matrix_is_the_aggregated_subword_matrix(batch: dict[str, Any]) -> 
 
 def test_pharaoh_pairs_are_the_word_argmax_without_eos(batch: dict[str, Any]) -> None:
     for translation in batch["translations"]:
-        words = translation["alignment"]["words"]
-        matrix = np.array(words["attention"])
+        alignment = translation["alignment"]
+        words = alignment["words"]
+        # The tiny model has an alignment head and no dev-chosen rule: argmax of the head.
+        assert (alignment["pharaoh_source"], alignment["link_rule"]) == (
+            "alignment_head",
+            "argmax",
+        )
+        matrix = np.array(alignment["alignment_head"]["words"])
         source_columns = [i for i, w in enumerate(words["source"]) if w != EOS]
         expected = set()
         for j, target_word in enumerate(words["target"]):
