@@ -1,10 +1,14 @@
-"""Command line: ``serve`` runs the HTTP service, ``translate`` prints a translation."""
+"""Command line ``bahdanau-serve`` (or ``python -m service``) and its subcommands.
+
+``serve`` runs the HTTP service, ``translate`` prints a translation with its alignment.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +28,9 @@ def _settings(overrides: dict[str, Any]) -> Settings:
 
 
 def serve_main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="serve", description="Run the translation service.")
+    parser = argparse.ArgumentParser(
+        prog="bahdanau-serve serve", description="Run the translation service."
+    )
     parser.add_argument("--host", default=os.environ.get("NMT_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("NMT_PORT", "8000")))
     parser.add_argument("--model-dir", type=Path, help="artifact directory (NMT_MODEL_DIR)")
@@ -63,7 +69,7 @@ def serve_main(argv: list[str] | None = None) -> None:
 
 def translate_main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="translate", description="Translate text and show its word alignment."
+        prog="bahdanau-serve translate", description="Translate text and show its word alignment."
     )
     parser.add_argument("text", nargs="+", help="text to translate")
     parser.add_argument("--beam-size", type=int, default=5)
@@ -92,9 +98,19 @@ def translate_main(argv: list[str] | None = None) -> None:
         print(f"  {words.source[i]:>16} -> {words.target[j]:<16} {weight:.2f}")
 
 
+# Subcommand name -> its main(argv); each parses its own options.
+COMMANDS: dict[str, Callable[[list[str] | None], None]] = {
+    "serve": serve_main,
+    "translate": translate_main,
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"serve": serve_main, "translate": translate_main}
-    if not argv or argv[0] not in commands:
-        sys.exit("usage: python -m service {serve,translate} ...")
-    commands[argv[0]](argv[1:])
+    usage = f"usage: bahdanau-serve {{{','.join(COMMANDS)}}} ... (--help after a command)"
+    if argv and argv[0] in ("-h", "--help"):
+        print(usage)
+        return
+    if not argv or argv[0] not in COMMANDS:
+        sys.exit(usage)
+    COMMANDS[argv[0]](argv[1:])
