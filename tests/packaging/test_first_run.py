@@ -63,14 +63,17 @@ def test_the_wheel_runs_from_its_own_install_without_torch(wheel_venv: Path) -> 
         wheel_venv / "bin" / "python",
         "-c",
         "import importlib.util, service; print(service.__file__);"
-        "print(importlib.util.find_spec('torch') is not None)",
+        "print(importlib.util.find_spec('torch') is not None);"
+        "from service.api.routes.explorer import PAGE, STATIC_DIR;"
+        "print(PAGE.is_file() and (STATIC_DIR / 'explorer.js').is_file())",
         cwd=wheel_venv,
         env=clean_env(),
     )
     assert probe.returncode == 0, probe.stderr
-    location, has_torch = probe.stdout.split()
+    location, has_torch, has_explorer = probe.stdout.split()
     assert Path(location).is_relative_to(wheel_venv)
     assert has_torch == "False"
+    assert has_explorer == "True"  # the page's files are package data
     usage = run(wheel_venv / "bin" / "bahdanau-serve", "--help", cwd=wheel_venv)
     assert usage.returncode == 0
     assert "{serve,translate" in usage.stdout
@@ -141,6 +144,8 @@ def test_make_serve_on_a_python_that_refuses_system_installs(
             pytest.fail("make serve did not serve: " + (tmp_path / "make.log").read_text()[-3000:])
         models = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=5)
         assert models.json()["models"][0]["name"] == "tiny-en-es"
+        explorer = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert "Alignment explorer" in explorer.text
         assert (venv / "bin" / "python").resolve().is_relative_to(DEBIAN_PYTHON.resolve().parent)
     finally:
         os.killpg(make.pid, signal.SIGTERM)
