@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from service.api.deps import Ready, require_api_key
+from service.api.routes.translations import links_to_document
 from service.api.schemas import ErrorResponse, TranslateRequest, TranslateResponse
 from service.api.translation_pipeline import check_languages, translate_and_store
 
@@ -17,7 +18,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/translate", response_model=TranslateResponse, responses=ERRORS)
+@router.post(
+    "/translate",
+    response_model=TranslateResponse,
+    responses={**ERRORS, 200: {"links": links_to_document("/translations/0/id")}},
+)
 async def translate(request: TranslateRequest, state: Ready) -> dict[str, Any]:
     """Translate one text or a batch, with each translation's attention and word alignment."""
     check_languages(state, request.source_lang, request.target_lang)
