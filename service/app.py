@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request, Response
 
 from service.api.body_limit import BodyLimitMiddleware
 from service.api.errors import install_error_handlers
-from service.api.routes import align, system, translate, translations
+from service.api.routes import align, explorer, libretranslate, system, translate, translations
 from service.config import Settings
 from service.logs import request_id
 from service.runtime_state import ServiceState
@@ -45,6 +45,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(align.router)
     app.include_router(translations.router)
     app.include_router(system.router)
+    app.include_router(explorer.router)
+    app.include_router(libretranslate.router)
+    app.mount("/static", explorer.static_files, name="static")
     # Inside the request log and metrics below, so refused bodies are counted too.
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_texts * settings.max_chars * 4 + 64 * 1024

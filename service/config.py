@@ -10,7 +10,24 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.inference.artifact import ArtifactError, load_artifact
 
-BUNDLED_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "en-es"
+BUNDLED_MODEL = Path("models") / "en-es"
+# In a clone (or an editable install) the bundled model sits beside the package; an installed
+# wheel does not carry it, so the working directory (a clone's root) is looked at next.
+MODEL_DIR_CANDIDATES = (Path(__file__).resolve().parent.parent / BUNDLED_MODEL, BUNDLED_MODEL)
+MISSING_MODEL_HINT = (
+    "no model directory given and the bundled model was not found at "
+    + " or ".join(str(path) for path in MODEL_DIR_CANDIDATES)
+    + "; set NMT_MODEL_DIR (or --model-dir) to an artifact directory written by "
+    "model_export, such as models/en-es in a clone of the repository, or run from that clone"
+)
+
+
+def default_model_dir() -> Path:
+    """The bundled model beside the package, else ``models/en-es`` in the working directory."""
+    for candidate in MODEL_DIR_CANDIDATES:
+        if (candidate / "model_config.json").is_file():
+            return candidate
+    return BUNDLED_MODEL
 
 
 class Settings(BaseSettings):
@@ -18,7 +35,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="NMT_", frozen=True, extra="ignore")
 
-    model_dir: Path = BUNDLED_MODEL_DIR  # artifact directory written by model_export
+    # Artifact directory written by model_export; see default_model_dir.
+    model_dir: Path = Field(default_factory=default_model_dir)
     precision: Literal["fp32", "int8"] = "fp32"
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when available
     intra_op_threads: int = Field(0, ge=0)  # ONNX Runtime threads; 0 = one per core
@@ -73,5 +91,7 @@ class Settings(BaseSettings):
         try:
             load_artifact(self.model_dir, self.precision)
         except ArtifactError as error:
+            if "model_dir" not in self.model_fields_set and not self.model_dir.exists():
+                raise ValueError(MISSING_MODEL_HINT) from error
             raise ValueError(f"model_dir: {error}") from error
         return self

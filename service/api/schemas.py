@@ -52,8 +52,18 @@ class TranslateRequest(BaseModel):
     )
     source_lang: str | None = Field(None, description="Must be the model's source language.")
     target_lang: str | None = Field(None, description="Must be the model's target language.")
-    beam_size: int | None = Field(None, ge=1, description="1 = greedy; default from settings.")
-    n_best: int = Field(1, ge=1, description="Hypotheses returned: 1 + len(alternatives).")
+    beam_size: int | None = Field(
+        None,
+        ge=1,
+        description="1 = greedy; default and maximum from the settings (NMT_DEFAULT_BEAM_SIZE, "
+        "NMT_MAX_BEAM_SIZE; see GET /v1/models); above the maximum: 422 invalid_beam_size.",
+    )
+    n_best: int = Field(
+        1,
+        ge=1,
+        description="Hypotheses returned: 1 + len(alternatives). Must not exceed the beam "
+        "size in use (n_best <= beam_size), else 422 invalid_n_best.",
+    )
     return_attention: bool = Field(True, description="Include the alignment of each text.")
     link_rule: LinkRule | None = Field(None, description=LINK_RULE_DESCRIPTION)
 

@@ -40,7 +40,16 @@ async def ready(state: State) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def metrics(state: State) -> Response:
     """Prometheus metrics."""
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from service.api.checks import check_languages, check_sizes, store_documents
 from service.api.deps import Ready, require_api_key
-from service.api.documents import alignment_document, model_info
-from service.api.errors import ApiError
+from service.api.routes.translations import links_to_document
 from service.api.schemas import ErrorResponse, TranslateRequest, TranslateResponse
-from service.inference.translator import LinkPolicy
+from service.api.translation_pipeline import check_languages, translate_and_store
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["translation"], dependencies=[Depends(require_api_key)])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -23,47 +18,28 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/translate", response_model=TranslateResponse, responses=ERRORS)
+@router.post(
+    "/translate",
+    response_model=TranslateResponse,
+    responses={**ERRORS, 200: {"links": links_to_document("/translations/0/id")}},
+)
 async def translate(request: TranslateRequest, state: Ready) -> dict[str, Any]:
     """Translate one text or a batch, with each translation's attention and word alignment."""
-    settings = state.settings
-    translator, batcher = state.translator, state.batcher
-    assert translator is not None and batcher is not None
     check_languages(state, request.source_lang, request.target_lang)
-    texts = request.texts
-    check_sizes(state, texts)
-    beam_size = request.beam_size or settings.default_beam_size
-    if beam_size > settings.max_beam_size:
-        raise ApiError(
-            422, "invalid_beam_size", f"beam_size must be between 1 and {settings.max_beam_size}"
-        )
-    if request.n_best > beam_size:
-        raise ApiError(
-            422, "invalid_n_best", f"n_best must be between 1 and beam_size ({beam_size})"
-        )
-    options = state.search_options(beam_size, request.n_best)
-    sources = translator.encode_sources(texts)  # refuses over-long inputs before queueing
-    state.metrics.source_tokens.inc(sum(len(s.ids) for s in sources))
-
-    translations = await batcher.submit(texts, options)
-    if request.link_rule is not None:
-        policy = LinkPolicy(request.link_rule, translator.link_policy.threshold)
-        translations = [t.relinked(policy) for t in translations]
-    state.metrics.target_tokens.inc(sum(len(t.target_tokens) for t in translations))
-    model = model_info(state)
-    documents = [alignment_document(uuid.uuid4().hex, t, model, options) for t in translations]
-    stored = await store_documents(state, documents)
+    batch = await translate_and_store(
+        state, request.texts, request.beam_size, request.n_best, request.link_rule
+    )
     return {
-        "model": model,
+        "model": batch.model,
         "translations": [
             {
                 "id": document["id"],
                 "text": t.text,
                 "score": t.score,
                 "alternatives": [{"text": a.text, "score": a.score} for a in t.alternatives],
-                "stored": stored,
+                "stored": batch.stored,
                 "alignment": document["alignment"] if request.return_attention else None,
             }
-            for t, document in zip(translations, documents, strict=True)
+            for t, document in zip(batch.translations, batch.documents, strict=True)
         ],
     }

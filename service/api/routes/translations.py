@@ -27,6 +27,18 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 DocumentId = Path(description="The id returned by POST /v1/translate.")
 
 
+def links_to_document(id_pointer: str) -> dict[str, Any]:
+    """OpenAPI links from a response's document id (a JSON pointer) to the fetch routes."""
+    return {
+        name: {"operationId": operation, "parameters": {"doc_id": f"$response.body#{id_pointer}"}}
+        for name, operation in (
+            ("GetTranslation", "get_translation"),
+            ("GetHeatmapSvg", "get_translation_svg"),
+            ("GetHeatmapPng", "get_translation_png"),
+        )
+    }
+
+
 class Level(StrEnum):
     word = "word"
     subword = "subword"
@@ -50,7 +62,9 @@ async def _fetch(state: State, doc_id: str) -> dict[str, Any]:
     return document
 
 
-@router.get("/{doc_id}", response_model=AlignmentDocument, responses=ERRORS)
+@router.get(
+    "/{doc_id}", response_model=AlignmentDocument, responses=ERRORS, operation_id="get_translation"
+)
 async def get_document(state: State, doc_id: str = DocumentId) -> dict[str, Any]:
     """The stored alignment document of one translation."""
     return await _fetch(state, doc_id)
@@ -87,7 +101,12 @@ def _heatmap_inputs(
     return inputs
 
 
-@router.get("/{doc_id}/alignment.svg", response_class=Response, responses=ERRORS)
+@router.get(
+    "/{doc_id}/alignment.svg",
+    response_class=Response,
+    responses={**ERRORS, 200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}}},
+    operation_id="get_translation_svg",
+)
 async def get_svg(
     state: State,
     doc_id: str = DocumentId,
@@ -101,7 +120,15 @@ async def get_svg(
     return Response(svg, media_type="image/svg+xml")
 
 
-@router.get("/{doc_id}/alignment.png", response_class=Response, responses=ERRORS)
+@router.get(
+    "/{doc_id}/alignment.png",
+    response_class=Response,
+    responses={
+        **ERRORS,
+        200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+    },
+    operation_id="get_translation_png",
+)
 async def get_png(
     state: State,
     doc_id: str = DocumentId,
