@@ -187,3 +187,25 @@ def test_readable_at_phone_width_and_a_screenshot(
     page.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes().startswith(b"\x89PNG")
     context.close()
+
+
+def test_align_mode_shows_the_given_translation_and_the_head_matrix(
+    page: Any, shared_server: LiveServer
+) -> None:
+    page.goto(shared_server.url + "/")
+    page.check('input[name="mode"][value="align"]')
+    page.fill("#source", "Jesus wept.")
+    page.fill("#target", "Y lloró Jesús.")
+    page.click("#submit")
+    page.wait_for_selector("#result:not([hidden])", timeout=30_000)
+    assert page.text_content("#translation-text") == "Y lloró Jesús."
+    document = stored_document(shared_server, page)
+    assert document["options"]["forced"] is True
+    words = document["alignment"]["words"]
+    assert page.locator("#matrix-choice").is_visible()  # the tiny model has a head
+    page.check('input[name="matrix"][value="both"]')
+    assert page.locator(".heatmap").count() == 2
+    cells = len(words["source"]) * len(words["target"])
+    assert page.locator(".heatmap .cell").count() == 2 * cells
+    page.check('input[name="matrix"][value="head"]')
+    assert page.locator(".heatmap").count() == 1
