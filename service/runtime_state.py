@@ -13,9 +13,10 @@ from service.inference.batcher import Batcher, BatchingOptions
 from service.inference.runtime import RuntimeOptions
 from service.inference.search import SearchOptions
 from service.inference.translator import Translation, Translator
-from service.storage import AlignmentStore, open_store
+from service.storage import DocumentWriter, WriterOptions, open_store
 
 log = logging.getLogger(__name__)
+_WRITER_DRAIN_SECONDS = 5.0  # at shutdown, time left to write the buffered documents
 
 
 @dataclass
@@ -24,7 +25,7 @@ class ServiceState:
     metrics: Metrics = field(default_factory=Metrics)
     translator: Translator | None = None
     batcher: Batcher[Translation] | None = None
-    store: AlignmentStore | None = None
+    writer: DocumentWriter | None = None
     ready: bool = False
     status_message: str = "the model is loading"
 
@@ -33,11 +34,12 @@ class ServiceState:
         settings = self.settings
         start = time.perf_counter()
         try:
-            self.store = open_store(
+            store = open_store(
                 settings.store_path,
                 settings.redis_url,
                 settings.store_ttl_seconds,
                 settings.store_max_entries,
+                settings.store_timeout_seconds,
             )
             translator = await asyncio.to_thread(
                 Translator.from_directory,
@@ -62,6 +64,17 @@ class ServiceState:
             on_batch=self.metrics.observe_batch,
         )
         self.batcher.start()
+        self.writer = DocumentWriter(
+            store,
+            WriterOptions(
+                capacity=settings.store_buffer_documents,
+                wait_seconds=settings.store_wait_ms / 1000,
+                write_timeout_seconds=4 * settings.store_timeout_seconds,
+                read_timeout_seconds=2 * settings.store_timeout_seconds,
+            ),
+        )
+        self.writer.start()
+        self.metrics.watch_writer(self.writer)
         self.metrics.queue_depth.set_function(
             lambda: self.batcher.queue_depth if self.batcher else 0
         )
@@ -73,17 +86,17 @@ class ServiceState:
             translator.provider,
             time.perf_counter() - start,
             warm,
-            self.store.kind,
+            store.kind,
         )
 
     async def stop(self) -> None:
-        """Refuse new work, let queued translations finish, close the store."""
+        """Refuse new work, let queued translations finish, write what is buffered."""
         self.ready = False
         self.status_message = "shutting down"
         if self.batcher is not None:
             await self.batcher.close()
-        if self.store is not None:
-            self.store.close()
+        if self.writer is not None:
+            await self.writer.close(timeout=_WRITER_DRAIN_SECONDS)
 
     def search_options(self, beam_size: int | None, n_best: int) -> SearchOptions:
         return SearchOptions(

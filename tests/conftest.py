@@ -234,6 +234,8 @@ def start_server(tiny_artifact: Path, tmp_path: Path) -> Iterator[Callable[..., 
             "NMT_STORE_PATH": str(tmp_path / "alignments.sqlite3"),
             "NMT_INTRA_OP_THREADS": "1",
             "NMT_LOG_LEVEL": "info",
+            # A healthy store answers "stored" within this, however busy the machine.
+            "NMT_STORE_WAIT_MS": "1000",
         }
         env.update({f"NMT_{key.upper()}": value for key, value in settings.items()})
         server = LiveServer(env, tmp_path / f"server-{len(servers)}.log")
@@ -256,6 +258,7 @@ def shared_server(
             "NMT_MODEL_DIR": str(tiny_artifact),
             "NMT_STORE_PATH": str(tmp / "alignments.sqlite3"),
             "NMT_INTRA_OP_THREADS": "1",
+            "NMT_STORE_WAIT_MS": "1000",
         },
         tmp / "server.log",
     )

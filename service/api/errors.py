@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.api.disconnect import ClientDisconnected
 from service.inference.batcher import Overloaded, ShuttingDown
 from service.inference.translator import InputTooLong
 from service.storage import StoreUnavailable
@@ -85,6 +86,11 @@ def install_error_handlers(app: FastAPI, retry_after_seconds: int) -> None:
     @app.exception_handler(ShuttingDown)
     async def _shutting_down(_: Request, error: ShuttingDown) -> JSONResponse:
         return error_response(503, "shutting_down", str(error), retry)
+
+    @app.exception_handler(ClientDisconnected)
+    async def _gone(_: Request, error: ClientDisconnected) -> JSONResponse:
+        # Nobody reads it; 499 (as nginx logs it) keeps the logs and metrics honest.
+        return error_response(499, "client_closed_request", str(error))
 
     @app.exception_handler(StoreUnavailable)
     async def _store(_: Request, error: StoreUnavailable) -> JSONResponse:

@@ -86,7 +86,15 @@ class TranslationOut(BaseModel):
     text: str
     score: float = Field(description="Length-normalized log-probability.")
     alternatives: list[AlternativeOut]
-    stored: bool = Field(description="False when the alignment store was unavailable.")
+    stored: bool = Field(
+        description="True when the alignment document was written to the store before "
+        "the answer (storage == 'stored')."
+    )
+    storage: Literal["stored", "pending", "dropped"] = Field(
+        description="'stored': written; 'pending': waiting in this replica's write buffer "
+        "(the store is slow or down), fetchable now and written when the store answers; "
+        "'dropped': the buffer was full, the id will not resolve."
+    )
     alignment: Alignment | None = None
 
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from service.api.deps import Ready, require_api_key
+from service.api.disconnect import unless_disconnected
 from service.api.documents import alignment_document, model_info
 from service.api.errors import ApiError
 from service.api.schemas import ErrorResponse, TranslateRequest, TranslateResponse
-from service.storage import AlignmentStore, StoreUnavailable
+from service.storage import StorageStatus
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["translation"], dependencies=[Depends(require_api_key)])
@@ -23,17 +23,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _store_all(store: AlignmentStore, documents: list[dict[str, Any]]) -> None:
-    for document in documents:
-        store.put(document["id"], document)
-
-
 @router.post("/translate", response_model=TranslateResponse, responses=ERRORS)
-async def translate(request: TranslateRequest, state: Ready) -> dict[str, Any]:
+async def translate(
+    request: TranslateRequest, state: Ready, http_request: Request
+) -> dict[str, Any]:
     """Translate one text or a batch, with each translation's attention and word alignment."""
     settings = state.settings
-    translator, batcher, store = state.translator, state.batcher, state.store
-    assert translator is not None and batcher is not None and store is not None
+    translator, batcher, writer = state.translator, state.batcher, state.writer
+    assert translator is not None and batcher is not None and writer is not None
     artifact = translator.artifact
     for field, given, expected in (
         ("source_lang", request.source_lang, artifact.source_lang),
@@ -73,17 +70,13 @@ async def translate(request: TranslateRequest, state: Ready) -> dict[str, Any]:
     sources = translator.encode_sources(texts)  # refuses over-long inputs before queueing
     state.metrics.source_tokens.inc(sum(len(s.ids) for s in sources))
 
-    translations = await batcher.submit(texts, options)
+    translations = await unless_disconnected(http_request, batcher.submit(texts, options))
     state.metrics.target_tokens.inc(sum(len(t.target_tokens) for t in translations))
     model = model_info(state)
     documents = [alignment_document(uuid.uuid4().hex, t, model, options) for t in translations]
-    stored = True
-    try:
-        await asyncio.to_thread(_store_all, store, documents)
-    except StoreUnavailable as error:
-        stored = False
-        state.metrics.store_failures.inc(len(documents))
-        log.warning("alignment documents not stored: %s", error)
+    statuses = await writer.submit(documents)
+    if StorageStatus.dropped in statuses:
+        log.warning("alignment documents dropped: the write buffer is full")
     return {
         "model": model,
         "translations": [
@@ -92,9 +85,10 @@ async def translate(request: TranslateRequest, state: Ready) -> dict[str, Any]:
                 "text": t.text,
                 "score": t.score,
                 "alternatives": [{"text": a.text, "score": a.score} for a in t.alternatives],
-                "stored": stored,
+                "stored": status is StorageStatus.stored,
+                "storage": status.value,
                 "alignment": document["alignment"] if request.return_attention else None,
             }
-            for t, document in zip(translations, documents, strict=True)
+            for t, document, status in zip(translations, documents, statuses, strict=True)
         ],
     }
