@@ -17,6 +17,8 @@ from service.storage import DocumentWriter, WriterOptions, open_store
 
 log = logging.getLogger(__name__)
 _WRITER_DRAIN_SECONDS = 5.0  # at shutdown, time left to write the buffered documents
+_DRAIN_POLL_SECONDS = 0.02
+_DRAIN_ANSWER_SECONDS = 1.0  # after the grace period, for the 503s to be written
 
 
 @dataclass
@@ -28,6 +30,9 @@ class ServiceState:
     writer: DocumentWriter | None = None
     ready: bool = False
     status_message: str = "the model is loading"
+    draining: bool = False  # SIGTERM received: new requests are refused
+    drain_deadline: asyncio.Event = field(default_factory=asyncio.Event)  # grace is over
+    in_flight: int = 0  # requests being served (kept by the drain middleware)
 
     async def start(self) -> None:
         """Load and warm up the model, open the store, start the batcher."""
@@ -88,6 +93,24 @@ class ServiceState:
             warm,
             store.kind,
         )
+
+    async def drain(self, grace_seconds: float) -> None:
+        """Turn readiness off and refuse new requests now; wait up to ``grace_seconds``
+        for those in flight, then have the rest answered 503 and wait for that."""
+        self.draining = True
+        self.ready = False
+        self.status_message = "shutting down"
+        log.info("draining: %d requests in flight, grace %.1f s", self.in_flight, grace_seconds)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_seconds
+        while self.in_flight and loop.time() < deadline:
+            await asyncio.sleep(_DRAIN_POLL_SECONDS)
+        if self.in_flight:
+            log.warning("grace period over: %d requests get 503", self.in_flight)
+        self.drain_deadline.set()
+        deadline = loop.time() + _DRAIN_ANSWER_SECONDS
+        while self.in_flight and loop.time() < deadline:
+            await asyncio.sleep(_DRAIN_POLL_SECONDS)
 
     async def stop(self) -> None:
         """Refuse new work, let queued translations finish, write what is buffered."""

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from service.api.deps import Ready, require_api_key
-from service.api.disconnect import unless_disconnected
+from service.api.disconnect import ClientDisconnected, unless_disconnected
 from service.api.documents import alignment_document, model_info
 from service.api.errors import ApiError
 from service.api.schemas import ErrorResponse, TranslateRequest, TranslateResponse
@@ -70,7 +70,11 @@ async def translate(
     sources = translator.encode_sources(texts)  # refuses over-long inputs before queueing
     state.metrics.source_tokens.inc(sum(len(s.ids) for s in sources))
 
-    translations = await unless_disconnected(http_request, batcher.submit(texts, options))
+    try:
+        translations = await unless_disconnected(http_request, batcher.submit(texts, options))
+    except ClientDisconnected:
+        state.metrics.cancelled.inc()
+        raise
     state.metrics.target_tokens.inc(sum(len(t.target_tokens) for t in translations))
     model = model_info(state)
     documents = [alignment_document(uuid.uuid4().hex, t, model, options) for t in translations]
