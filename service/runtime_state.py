@@ -13,6 +13,7 @@ from service.inference.batcher import Batcher, BatchingOptions
 from service.inference.runtime import RuntimeOptions
 from service.inference.search import SearchOptions
 from service.inference.translator import Translation, Translator
+from service.rate_limits import Limit, LocalCounters, RateLimiter, RedisCounters
 from service.storage import DocumentWriter, WriterOptions, open_store
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class ServiceState:
     translator: Translator | None = None
     batcher: Batcher[Translation] | None = None
     writer: DocumentWriter | None = None
+    limiter: RateLimiter | None = None
     ready: bool = False
     status_message: str = "the model is loading"
     draining: bool = False  # SIGTERM received: new requests are refused
@@ -80,6 +82,7 @@ class ServiceState:
         )
         self.writer.start()
         self.metrics.watch_writer(self.writer)
+        self.limiter = self._rate_limiter()
         self.metrics.queue_depth.set_function(
             lambda: self.batcher.queue_depth if self.batcher else 0
         )
@@ -93,6 +96,17 @@ class ServiceState:
             warm,
             store.kind,
         )
+
+    def _rate_limiter(self) -> RateLimiter | None:
+        settings = self.settings
+        limiter = RateLimiter(
+            Limit(settings.rate_limit_requests_per_minute, settings.rate_limit_texts_per_minute),
+            {key: Limit(*limits) for key, limits in settings.rate_limit_keys.items()},
+            RedisCounters(settings.redis_url, settings.store_timeout_seconds)
+            if settings.redis_url
+            else LocalCounters(),
+        )
+        return limiter if limiter.enabled else None
 
     async def drain(self, grace_seconds: float) -> None:
         """Turn readiness off and refuse new requests now; wait up to ``grace_seconds``
@@ -120,6 +134,8 @@ class ServiceState:
             await self.batcher.close()
         if self.writer is not None:
             await self.writer.close(timeout=_WRITER_DRAIN_SECONDS)
+        if self.limiter is not None:
+            await self.limiter.counters.close()
 
     def search_options(self, beam_size: int | None, n_best: int) -> SearchOptions:
         return SearchOptions(

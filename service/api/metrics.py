@@ -59,6 +59,13 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.rate_limited = Counter(
+            "nmt_rate_limited_total",
+            "Requests refused with 429, by the limit they passed (requests or texts)",
+            ["limit"],
+            registry=self.registry,
+        )
+
     def watch_writer(self, writer: DocumentWriter) -> None:
         self.registry.register(_WriterCollector(writer))
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from service.api.deps import Ready, require_api_key
+from service.api.deps import Ready, enforce_rate_limit, require_api_key
 from service.api.disconnect import ClientDisconnected, unless_disconnected
 from service.api.documents import alignment_document, model_info
 from service.api.errors import ApiError
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["translation"], dependencies=[Depends(require_api_key)])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 413, 422, 503)
+    status: {"model": ErrorResponse} for status in (400, 401, 413, 422, 429, 503)
 }
 
 
@@ -44,6 +44,7 @@ async def translate(
                 f"{artifact.source_lang} to {artifact.target_lang}",
             )
     texts = request.texts
+    await enforce_rate_limit(http_request, state, len(texts))
     if len(texts) > settings.max_texts:
         raise ApiError(
             413,
