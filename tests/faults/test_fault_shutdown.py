@@ -38,12 +38,15 @@ def test_sigterm_with_twenty_requests_in_flight_answers_no_500(
     clients = [threading.Thread(target=_post, args=(server, results, 8)) for _ in range(20)]
     for client in clients:
         client.start()
+    probe = httpx.Client(timeout=5)  # a kept-alive connection, open before the signal
+    assert probe.get(f"{server.url}/health/live").status_code == 200
     time.sleep(0.5)  # all twenty are queued or running: one batch at a time
     signalled = time.monotonic()
     server.process.send_signal(signal.SIGTERM)
-    time.sleep(0.1)
-    ready = httpx.get(f"{server.url}/health/ready", timeout=5)
-    late = httpx.post(f"{server.url}/v1/translate", json={"text": "Amen."}, timeout=5)
+    while (ready := probe.get(f"{server.url}/health/ready")).status_code == 200:
+        assert time.monotonic() - signalled < 1, "readiness did not turn 503"
+    late = probe.post(f"{server.url}/v1/translate", json={"text": "Amen."})
+    probe.close()
     for client in clients:
         client.join(timeout=20)
     server.process.wait(timeout=20)
