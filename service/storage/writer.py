@@ -37,7 +37,7 @@ class WriterOptions:
     wait_seconds: float = 0.02  # a request waits this long for its writes, only when closed
     write_timeout_seconds: float = 1.0  # one flush batch taking longer trips the breaker
     read_timeout_seconds: float = 0.5  # a read taking longer answers 503
-    flush_batch: int = 32  # documents per write batch
+    flush_batch: int = 8  # documents per write batch (the write timeout is per batch)
     failure_threshold: int = 3  # consecutive failures that open the breaker
     reset_seconds: float = 2.0  # how long the breaker stays open before a probe
     retry_seconds: float = 0.05  # pause after a failed write while the breaker is closed
