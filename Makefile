@@ -10,7 +10,7 @@ DATA ?= work/data
 RUNS ?= work/runs
 MODEL ?= models/en-es
 
-.PHONY: install install-dev serve test lint typecheck pytest bench prepare train train-baseline export evaluate container-smoke
+.PHONY: install install-dev serve test lint typecheck pytest bench soak prepare train train-baseline export evaluate container-smoke
 
 $(VENV_PYTHON):
 	bash scripts/make-venv.sh "$(PYTHON)" "$(VENV)"
@@ -46,6 +46,12 @@ test: install-dev lint typecheck pytest
 
 bench: install-dev
 	$(VENV_PYTHON) -m bench.load --model $(MODEL)
+
+# Mixed traffic for SOAK_MINUTES with Redis frozen for 20 s in the middle: prints errors,
+# latency percentiles, memory and the write buffer every 15 s.
+SOAK_MINUTES ?= 3
+soak: install-dev
+	$(PYTHON) -m bench.soak --model $(MODEL) --minutes $(SOAK_MINUTES) --redis
 
 # The pipeline that made the bundled model (see README for running times).
 prepare: $(VENV)/.installed-dev

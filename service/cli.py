@@ -43,7 +43,8 @@ def serve_main(argv: list[str] | None = None) -> None:
         "--timeout-graceful-shutdown",
         type=float,
         default=30.0,
-        help="seconds in-flight requests get to finish on SIGTERM",
+        help="seconds in-flight requests get to finish on SIGTERM; those still running "
+        "then get 503 with Retry-After",
     )
     parser.add_argument(
         "--proxy-headers",
@@ -53,21 +54,23 @@ def serve_main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root-path", default="", help="ASGI root path behind a proxy")
     args = parser.parse_args(argv)
 
-    import uvicorn
-
+    from service import server
     from service.app import create_app
     from service.logs import configure_logging
 
     settings = _settings({"model_dir": args.model_dir, "log_level": args.log_level})
     configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    server.run(
+        app,
+        drain=app.state.service.drain,
+        grace_seconds=args.timeout_graceful_shutdown,
+        header_timeout_seconds=settings.header_timeout_seconds,
         host=args.host,
         port=args.port,
         log_config=None,
         proxy_headers=args.proxy_headers,
         root_path=args.root_path,
-        timeout_graceful_shutdown=args.timeout_graceful_shutdown,
     )
 
 

@@ -193,11 +193,17 @@ def free_port() -> int:
 class LiveServer:
     """A ``python -m service serve`` subprocess; ``url`` is its base address."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        args: list[str] | None = None,
+        port: int | None = None,
+    ) -> None:
         import os
         import sys
 
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = log_path.open("ab")
@@ -211,6 +217,7 @@ class LiveServer:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
+                *(args or []),
             ],
             env={**os.environ, **env},
             stdout=self._log,
@@ -254,15 +261,19 @@ def start_server(tiny_artifact: Path, tmp_path: Path) -> Iterator[Callable[..., 
     """
     servers: list[LiveServer] = []
 
-    def start(**settings: str) -> LiveServer:
+    def start(
+        args: list[str] | None = None, port: int | None = None, **settings: str
+    ) -> LiveServer:
         env = {
             "NMT_MODEL_DIR": str(tiny_artifact),
             "NMT_STORE_PATH": str(tmp_path / "alignments.sqlite3"),
             "NMT_INTRA_OP_THREADS": "1",
             "NMT_LOG_LEVEL": "info",
+            # A healthy store answers "stored" within this, however busy the machine.
+            "NMT_STORE_WAIT_MS": "1000",
         }
         env.update({f"NMT_{key.upper()}": value for key, value in settings.items()})
-        server = LiveServer(env, tmp_path / f"server-{len(servers)}.log")
+        server = LiveServer(env, tmp_path / f"server-{len(servers)}.log", args, port)
         servers.append(server)
         return server
 
@@ -282,6 +293,7 @@ def shared_server(
             "NMT_MODEL_DIR": str(tiny_artifact),
             "NMT_STORE_PATH": str(tmp / "alignments.sqlite3"),
             "NMT_INTRA_OP_THREADS": "1",
+            "NMT_STORE_WAIT_MS": "1000",
         },
         tmp / "server.log",
     )

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.api.disconnect import ClientDisconnected
 from service.inference.batcher import Overloaded, ShuttingDown
 from service.inference.translator import InputTooLong
 from service.storage import StoreUnavailable
@@ -32,7 +33,7 @@ def error_response(
     )
 
 
-DOMAIN_ERRORS = (InputTooLong, Overloaded, ShuttingDown, StoreUnavailable)
+DOMAIN_ERRORS = (InputTooLong, Overloaded, ShuttingDown, StoreUnavailable, ClientDisconnected)
 
 
 def as_api_error(error: Exception, retry_after_seconds: int) -> ApiError | None:
@@ -50,6 +51,9 @@ def as_api_error(error: Exception, retry_after_seconds: int) -> ApiError | None:
         return ApiError(
             503, "store_unavailable", f"the alignment store is unavailable: {error}", retry
         )
+    if isinstance(error, ClientDisconnected):
+        # Nobody reads it; 499 (as nginx logs it) keeps the logs and metrics honest.
+        return ApiError(499, "client_closed_request", str(error))
     return None
 
 

@@ -159,6 +159,18 @@ class AlignRequest(BaseModel):
         )
 
 
+StorageState = Literal["stored", "pending", "dropped"]
+STORED_FIELD = Field(
+    description="True when the alignment document was written to the store before "
+    "the answer (storage == 'stored')."
+)
+STORAGE_FIELD = Field(
+    description="'stored': written; 'pending': waiting in this replica's write buffer "
+    "(the store is slow or down), fetchable now and written when the store answers; "
+    "'dropped': the buffer was full, the id will not resolve."
+)
+
+
 class AlternativeOut(BaseModel):
     text: str
     score: float
@@ -169,7 +181,8 @@ class TranslationOut(BaseModel):
     text: str
     score: float = Field(description="Length-normalized log-probability.")
     alternatives: list[AlternativeOut]
-    stored: bool = Field(description="False when the alignment store was unavailable.")
+    stored: bool = STORED_FIELD
+    storage: StorageState = STORAGE_FIELD
     alignment: Alignment | None = None
 
 
@@ -183,7 +196,8 @@ class AlignmentOut(BaseModel):
     token_scores: list[float] = Field(
         description="Log-probability of each target piece (`alignment.target_tokens`)."
     )
-    stored: bool = Field(description="False when the alignment store was unavailable.")
+    stored: bool = STORED_FIELD
+    storage: StorageState = STORAGE_FIELD
     alignment: Alignment
 
 

@@ -7,18 +7,21 @@ storing are here.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import Request
+
+from service.api.deps import enforce_rate_limit
+from service.api.disconnect import ClientDisconnected, unless_disconnected
 from service.api.documents import alignment_document, model_info
 from service.api.errors import ApiError
 from service.inference.search import SearchOptions
 from service.inference.translator import AlignOptions, LinkPolicy, Translation
 from service.runtime_state import ServiceState
-from service.storage import StoreUnavailable
+from service.storage import StorageStatus
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +31,7 @@ class TranslatedBatch:
     model: dict[str, str]
     translations: list[Translation]
     documents: list[dict[str, Any]]  # one alignment document per translation, same order
-    stored: bool  # False when the alignment store was unavailable
+    statuses: list[StorageStatus]  # what became of each document: stored, pending, dropped
 
 
 def check_languages(state: ServiceState, source_lang: str | None, target_lang: str | None) -> None:
@@ -66,10 +69,16 @@ def check_sizes(state: ServiceState, texts: list[str], what: str = "text") -> No
             )
 
 
-def _store_all(state: ServiceState, documents: list[dict[str, Any]]) -> None:
-    assert state.store is not None
-    for document in documents:
-        state.store.put(document["id"], document)
+async def _decode(
+    state: ServiceState, http_request: Request, items: list[Any], options: Any
+) -> list[Translation]:
+    """Through the batcher; a client that leaves takes its texts out of the queue."""
+    assert state.batcher is not None
+    try:
+        return await unless_disconnected(http_request, state.batcher.submit(items, options))
+    except ClientDisconnected:
+        state.metrics.cancelled.inc()
+        raise
 
 
 async def _store_documents(
@@ -78,35 +87,35 @@ async def _store_documents(
     options: SearchOptions | AlignOptions,
     link_rule: str | None,
 ) -> TranslatedBatch:
-    """Relink if asked, count, and store one alignment document per translation."""
-    assert state.translator is not None
+    """Relink if asked, count, and hand one alignment document per translation to the
+    write-behind buffer."""
+    assert state.translator is not None and state.writer is not None
     if link_rule is not None:
         policy = LinkPolicy(link_rule, state.translator.link_policy.threshold)
         translations = [t.relinked(policy) for t in translations]
     state.metrics.target_tokens.inc(sum(len(t.target_tokens) for t in translations))
     model = model_info(state)
     documents = [alignment_document(uuid.uuid4().hex, t, model, options) for t in translations]
-    stored = True
-    try:
-        await asyncio.to_thread(_store_all, state, documents)
-    except StoreUnavailable as error:
-        stored = False
-        state.metrics.store_failures.inc(len(documents))
-        log.warning("alignment documents not stored: %s", error)
-    return TranslatedBatch(model, translations, documents, stored)
+    statuses = await state.writer.submit(documents)
+    if StorageStatus.dropped in statuses:
+        log.warning("alignment documents dropped: the write buffer is full")
+    return TranslatedBatch(model, translations, documents, statuses)
 
 
 async def translate_and_store(
     state: ServiceState,
+    http_request: Request,
     texts: list[str],
     beam_size: int | None,
     n_best: int,
     link_rule: str | None = None,
 ) -> TranslatedBatch:
-    """Check the limits, decode through the batcher and store one document per text."""
+    """Check the rate and size limits, decode through the batcher and store one document
+    per text."""
     settings = state.settings
-    translator, batcher = state.translator, state.batcher
-    assert translator is not None and batcher is not None
+    translator = state.translator
+    assert translator is not None
+    await enforce_rate_limit(http_request, state, len(texts))
     check_sizes(state, texts)
     beam_size = beam_size or settings.default_beam_size
     if beam_size > settings.max_beam_size:
@@ -120,22 +129,26 @@ async def translate_and_store(
     options = state.search_options(beam_size, n_best)
     sources = translator.encode_sources(texts)  # refuses over-long inputs before queueing
     state.metrics.source_tokens.inc(sum(len(s.ids) for s in sources))
-    translations = await batcher.submit(texts, options)
+    translations = await _decode(state, http_request, texts, options)
     return await _store_documents(state, translations, options, link_rule)
 
 
 async def align_and_store(
-    state: ServiceState, pairs: list[tuple[str, str]], link_rule: str | None = None
+    state: ServiceState,
+    http_request: Request,
+    pairs: list[tuple[str, str]],
+    link_rule: str | None = None,
 ) -> TranslatedBatch:
-    """Check the limits of both sides, run the teacher-forced pass through the batcher and
-    store one document per pair."""
-    translator, batcher = state.translator, state.batcher
-    assert translator is not None and batcher is not None
+    """Check the rate limit and the limits of both sides, run the teacher-forced pass
+    through the batcher and store one document per pair."""
+    translator = state.translator
+    assert translator is not None
+    await enforce_rate_limit(http_request, state, len(pairs))
     check_sizes(state, [source for source, _ in pairs], "source")
     check_sizes(state, [target for _, target in pairs], "target")
     sources = translator.encode_sources([source for source, _ in pairs])
     translator.encode_targets([target for _, target in pairs])  # refuses over-long targets
     state.metrics.source_tokens.inc(sum(len(s.ids) for s in sources))
     options = AlignOptions(length_penalty=state.settings.length_penalty)
-    aligned = await batcher.submit(pairs, options)
+    aligned = await _decode(state, http_request, pairs, options)
     return await _store_documents(state, aligned, options, link_rule)

@@ -49,6 +49,7 @@ def test_each_pair_is_answered_in_order_with_its_fields(batch: dict[str, Any]) -
             "alignment",
         }
         assert result["stored"] is True
+        assert result["storage"] == "stored"
         alignment = result["alignment"]
         assert alignment["target_tokens"][-1] == EOS
         assert alignment["source_tokens"][-1] == EOS

@@ -64,11 +64,19 @@ def test_model_block_names_the_pair(batch: dict[str, Any]) -> None:
 
 def test_every_translation_has_its_fields(batch: dict[str, Any]) -> None:
     for translation in batch["translations"]:
-        assert set(translation) == {"id", "text", "score", "alternatives", "stored", "alignment"}
+        assert set(translation) == {
+            "id",
+            "text",
+            "score",
+            "alternatives",
+            "stored",
+            "storage",
+            "alignment",
+        }
         assert isinstance(translation["text"], str)
         assert isinstance(translation["score"], float) and translation["score"] <= 0
         assert translation["alternatives"] == []
-        assert translation["stored"] is True
+        assert (translation["stored"], translation["storage"]) == (True, "stored")
         assert len(translation["id"]) == 32
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from service.api.deps import Ready, require_api_key
 from service.api.routes.translations import links_to_document
 from service.api.schemas import AlignRequest, AlignResponse, ErrorResponse
 from service.api.translation_pipeline import align_and_store, check_languages
+from service.storage import StorageStatus
 
 router = APIRouter(prefix="/v1", tags=["translation"], dependencies=[Depends(require_api_key)])
 
@@ -23,12 +24,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     response_model=AlignResponse,
     responses={**ERRORS, 200: {"links": links_to_document("/alignments/0/id")}},
 )
-async def align(request: AlignRequest, state: Ready) -> dict[str, Any]:
+async def align(request: AlignRequest, state: Ready, http_request: Request) -> dict[str, Any]:
     """Align given translation pairs: the model runs teacher-forced over each target and
     answers its attention, word alignment and the log-probability of every target piece
     (useful for quality estimation and reranking). Stored like translations."""
     check_languages(state, request.source_lang, request.target_lang)
-    batch = await align_and_store(state, request.pairs, request.link_rule)
+    batch = await align_and_store(state, http_request, request.pairs, request.link_rule)
     return {
         "model": batch.model,
         "alignments": [
@@ -38,9 +39,12 @@ async def align(request: AlignRequest, state: Ready) -> dict[str, Any]:
                 "target": a.text,
                 "score": a.score,
                 "token_scores": [] if a.token_scores is None else a.token_scores.tolist(),
-                "stored": batch.stored,
+                "stored": status is StorageStatus.stored,
+                "storage": status.value,
                 "alignment": document["alignment"],
             }
-            for a, document in zip(batch.translations, batch.documents, strict=True)
+            for a, document, status in zip(
+                batch.translations, batch.documents, batch.statuses, strict=True
+            )
         ],
     }

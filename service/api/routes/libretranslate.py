@@ -198,7 +198,7 @@ async def _translate(request: Request, state: ServiceState) -> dict[str, Any]:
         )
     beam_size = max(state.settings.default_beam_size, n_best)
     texts = [form.q] if isinstance(form.q, str) else form.q
-    batch = await translate_and_store(state, texts, beam_size, n_best)
+    batch = await translate_and_store(state, request, texts, beam_size, n_best)
 
     def one(values: list[Any]) -> Any:
         return values[0] if isinstance(form.q, str) else values

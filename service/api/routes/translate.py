@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from service.api.deps import Ready, require_api_key
 from service.api.routes.translations import links_to_document
 from service.api.schemas import ErrorResponse, TranslateRequest, TranslateResponse
 from service.api.translation_pipeline import check_languages, translate_and_store
+from service.storage import StorageStatus
 
 router = APIRouter(prefix="/v1", tags=["translation"], dependencies=[Depends(require_api_key)])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 413, 422, 503)
+    status: {"model": ErrorResponse} for status in (400, 401, 413, 422, 429, 503)
 }
 
 
@@ -23,11 +24,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     response_model=TranslateResponse,
     responses={**ERRORS, 200: {"links": links_to_document("/translations/0/id")}},
 )
-async def translate(request: TranslateRequest, state: Ready) -> dict[str, Any]:
+async def translate(
+    request: TranslateRequest, state: Ready, http_request: Request
+) -> dict[str, Any]:
     """Translate one text or a batch, with each translation's attention and word alignment."""
     check_languages(state, request.source_lang, request.target_lang)
     batch = await translate_and_store(
-        state, request.texts, request.beam_size, request.n_best, request.link_rule
+        state, http_request, request.texts, request.beam_size, request.n_best, request.link_rule
     )
     return {
         "model": batch.model,
@@ -37,9 +40,12 @@ async def translate(request: TranslateRequest, state: Ready) -> dict[str, Any]:
                 "text": t.text,
                 "score": t.score,
                 "alternatives": [{"text": a.text, "score": a.score} for a in t.alternatives],
-                "stored": batch.stored,
+                "stored": status is StorageStatus.stored,
+                "storage": status.value,
                 "alignment": document["alignment"] if request.return_attention else None,
             }
-            for t, document in zip(batch.translations, batch.documents, strict=True)
+            for t, document, status in zip(
+                batch.translations, batch.documents, batch.statuses, strict=True
+            )
         ],
     }

@@ -50,11 +50,11 @@ class Matrix(StrEnum):
 
 
 async def _fetch(state: State, doc_id: str) -> dict[str, Any]:
-    if state.store is None:
+    if state.writer is None:
         raise ApiError(503, "not_ready", state.status_message, {"Retry-After": "1"})
     document = None
     if ID_PATTERN.match(doc_id):
-        document = await asyncio.to_thread(state.store.get, doc_id)
+        document = await state.writer.get(doc_id)
     if document is None:
         raise ApiError(
             404, "not_found", f"no alignment document with id {doc_id!r} (unknown or expired)"
