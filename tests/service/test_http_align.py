@@ -46,6 +46,7 @@ def test_each_pair_is_answered_in_order_with_its_fields(batch: dict[str, Any]) -
             "score",
             "token_scores",
             "stored",
+            "storage",
             "alignment",
         }
         assert result["stored"] is True

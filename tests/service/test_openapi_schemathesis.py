@@ -93,7 +93,7 @@ def test_stateful_sequences_follow_the_links(api_schema: Any, shared_server: Liv
 
     Checked.run(
         settings=settings(
-            max_examples=15,
+            max_examples=100,
             stateful_step_count=4,
             deadline=None,
             derandomize=True,
