@@ -12,7 +12,7 @@ import httpx
 
 from tests.conftest import LiveServer
 
-LONG_TEXT = " ".join(["And God said, Let there be light: and there was light."] * 6)
+LONG_TEXT = " ".join(["And God said, Let there be light: and there was light."] * 8)
 
 
 def _post(server: LiveServer, results: list[httpx.Response | Exception], texts: int) -> None:
@@ -32,10 +32,13 @@ def test_sigterm_with_twenty_requests_in_flight_answers_no_500(
     start_server: Callable[..., LiveServer],
 ) -> None:
     server = start_server(
-        args=["--timeout-graceful-shutdown", "1"], max_batch_size="1", max_wait_ms="0"
+        args=["--timeout-graceful-shutdown", "1"],
+        max_batch_size="1",
+        max_wait_ms="0",
+        max_queue="400",
     )
     results: list[httpx.Response | Exception] = []
-    clients = [threading.Thread(target=_post, args=(server, results, 8)) for _ in range(20)]
+    clients = [threading.Thread(target=_post, args=(server, results, 16)) for _ in range(20)]
     for client in clients:
         client.start()
     probe = httpx.Client(timeout=5)  # a kept-alive connection, open before the signal
