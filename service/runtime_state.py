@@ -85,10 +85,13 @@ class ServiceState:
         if self.store is not None:
             self.store.close()
 
-    def search_options(self, beam_size: int | None, n_best: int) -> SearchOptions:
+    def search_options(
+        self, beam_size: int | None, n_best: int, candidates: int = 0
+    ) -> SearchOptions:
         return SearchOptions(
             beam_size=beam_size or self.settings.default_beam_size,
             n_best=n_best,
+            candidates=candidates,
             length_penalty=self.settings.length_penalty,
             max_length_ratio=self.settings.max_length_ratio,
         )

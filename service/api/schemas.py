@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ALLOWED_CONTROLS = {"\t", "\n", "\r"}
+MAX_CANDIDATES = 10
 
 
 def check_text(text: str) -> str:
@@ -35,6 +36,13 @@ class TranslateRequest(BaseModel):
     beam_size: int | None = Field(None, ge=1, description="1 = greedy; default from settings.")
     n_best: int = Field(1, ge=1, description="Hypotheses returned: 1 + len(alternatives).")
     return_attention: bool = Field(True, description="Include the alignment of each text.")
+    return_candidates: int = Field(
+        0,
+        ge=0,
+        le=MAX_CANDIDATES,
+        description="k > 0: for every target piece, the k best pieces the model weighed at "
+        "that step (0 = off).",
+    )
 
     @field_validator("text")
     @classmethod
@@ -81,6 +89,11 @@ class AlternativeOut(BaseModel):
     score: float
 
 
+class CandidateOut(BaseModel):
+    token: str = Field(description="A target piece, '</s>' for end of sentence.")
+    logprob: float = Field(description="Its log-probability at that step.")
+
+
 class TranslationOut(BaseModel):
     id: str = Field(description="Fetch the alignment document later at /v1/translations/{id}.")
     text: str
@@ -88,6 +101,11 @@ class TranslationOut(BaseModel):
     alternatives: list[AlternativeOut]
     stored: bool = Field(description="False when the alignment store was unavailable.")
     alignment: Alignment | None = None
+    candidates: list[list[CandidateOut]] | None = Field(
+        None,
+        description="With return_candidates = k: one entry per target piece of the "
+        "translation, the k best pieces of that step, best first.",
+    )
 
 
 class ModelInfo(BaseModel):

@@ -27,8 +27,11 @@ class SearchOptions:
     length_penalty: float = 1.0  # score / length**length_penalty; 0 = raw log-probability
     max_length_ratio: float = 2.0  # output at most ratio * source length + extra tokens
     max_length_extra: int = 10
+    candidates: int = 0  # record the k best pieces of every step of the returned hypotheses
 
     def __post_init__(self) -> None:
+        if self.candidates < 0:
+            raise ValueError("candidates must not be negative")
         if self.beam_size < 1:
             raise ValueError("beam_size must be at least 1")
         if not 1 <= self.n_best <= self.beam_size:
@@ -44,6 +47,21 @@ class Hypothesis:
     score: float  # length-normalized log-probability
     log_prob: float
     attention: np.ndarray  # (len(tokens), source length): one row per target token
+    # With SearchOptions.candidates = k: per token, the k best (token, log-prob) of its step.
+    candidates: list[list[tuple[int, float]]] | None = None
+
+
+def _top_candidates(log_probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best ids of each row and their log-probabilities, best first: (N, k) each."""
+    k = min(k, log_probs.shape[1])
+    ids = np.argpartition(-log_probs, k - 1, axis=1)[:, :k]
+    values = np.take_along_axis(log_probs, ids, axis=1)
+    order = np.argsort(-values, axis=1, kind="stable")
+    return np.take_along_axis(ids, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+
+def _candidate_lists(ids: np.ndarray, values: np.ndarray) -> list[tuple[int, float]]:
+    return list(zip(ids.tolist(), values.astype(np.float64).tolist(), strict=True))
 
 
 def _normalize(log_prob: float, length: int, penalty: float) -> float:
@@ -66,6 +84,7 @@ def greedy_search(
     limits = np.array([options.max_length(n) for n in source_lengths])
     tokens: list[list[int]] = [[] for _ in range(batch)]
     attention: list[list[np.ndarray]] = [[] for _ in range(batch)]
+    candidates: list[list[list[tuple[int, float]]]] = [[] for _ in range(batch)]
     log_prob = np.zeros(batch)
     results: list[list[Hypothesis]] = [[] for _ in range(batch)]
     t = 0
@@ -74,10 +93,14 @@ def greedy_search(
         forced = limits[rows] - 1 <= t
         choice = np.where(forced, eos, log_probs.argmax(axis=1))
         log_prob[rows] += log_probs[np.arange(rows.size), choice]
+        if options.candidates:
+            top_ids, top_values = _top_candidates(log_probs, options.candidates)
         keep = []
         for i, (sentence, token) in enumerate(zip(rows.tolist(), choice.tolist(), strict=True)):
             tokens[sentence].append(token)
             attention[sentence].append(alpha[i, : source_lengths[sentence]])
+            if options.candidates:
+                candidates[sentence].append(_candidate_lists(top_ids[i], top_values[i]))
             if token == eos:
                 results[sentence] = [
                     Hypothesis(
@@ -87,6 +110,7 @@ def greedy_search(
                         ),
                         float(log_prob[sentence]),
                         np.stack(attention[sentence]),
+                        candidates[sentence] if options.candidates else None,
                     )
                 ]
             else:
@@ -127,14 +151,25 @@ def beam_search(
     trace_alpha: list[np.ndarray] = []
     trace_token: list[np.ndarray] = []
     trace_parent: list[np.ndarray] = []
+    # With options.candidates: the top ids and log-probabilities of the input rows, per step.
+    trace_candidates: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def backtrack(row: int) -> tuple[list[int], np.ndarray]:
+    def backtrack(row: int) -> tuple[list[int], np.ndarray, list[list[tuple[int, float]]] | None]:
         tokens, attention = [eos], [trace_alpha[-1][row]]
+        candidates = (
+            [_candidate_lists(*(c[row] for c in trace_candidates[-1]))] if trace_candidates else []
+        )
         for s in range(len(trace_token) - 1, -1, -1):
             tokens.append(int(trace_token[s][row]))
             row = int(trace_parent[s][row])
             attention.append(trace_alpha[s][row])
-        return tokens[::-1], np.stack(attention[::-1])
+            if trace_candidates:
+                candidates.append(_candidate_lists(*(c[row] for c in trace_candidates[s])))
+        return (
+            tokens[::-1],
+            np.stack(attention[::-1]),
+            candidates[::-1] if trace_candidates else None,
+        )
 
     limits = np.array([options.max_length(n) for n in source_lengths])
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
@@ -143,6 +178,8 @@ def beam_search(
         log_probs, state, alpha = step(prev, state, rows)
         vocab = log_probs.shape[1]
         trace_alpha.append(alpha)
+        if options.candidates:
+            trace_candidates.append(_top_candidates(log_probs, options.candidates))
         forced = limits[sentences] - 1 <= t  # (S,): only EOS may follow
         candidates = scores[:, None] + log_probs  # (N, V) float32
         if forced.any():
@@ -168,13 +205,14 @@ def beam_search(
                     break
                 if token == eos:
                     if len(finished[sentence]) < k:
-                        tokens, attn = backtrack(parent)
+                        tokens, attn, candidates = backtrack(parent)
                         finished[sentence].append(
                             Hypothesis(
                                 tokens,
                                 _normalize(score, t + 1, options.length_penalty),
                                 score,
                                 attn[:, : source_lengths[sentence]],
+                                candidates,
                             )
                         )
                 elif live < k:

@@ -26,6 +26,14 @@ class Alternative:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A piece the model weighed at one step, with its log-probability at that step."""
+
+    token: str
+    logprob: float
+
+
+@dataclass(frozen=True)
 class Translation:
     source: str
     text: str
@@ -36,6 +44,8 @@ class Translation:
     attention: np.ndarray  # (len(target_tokens), len(source_tokens)), rows sum to 1
     words: WordAlignment
     pharaoh: str
+    # With SearchOptions.candidates = k: per target token, the k best pieces of its step.
+    candidates: list[list[Candidate]] | None = None
 
 
 class Translator:
@@ -131,7 +141,18 @@ class Translator:
             attention=best.attention,
             words=words,
             pharaoh=pharaoh(words.attention, words.source, words.target),
+            candidates=None if best.candidates is None else self._candidates(best.candidates),
         )
+
+    def _candidates(self, steps: list[list[tuple[int, float]]]) -> list[list[Candidate]]:
+        pieces = self.tokenizer.target_pieces
+        return [
+            [
+                Candidate(piece, logprob)
+                for piece, (_, logprob) in zip(pieces([i for i, _ in step]), step, strict=True)
+            ]
+            for step in steps
+        ]
 
     def warm_up(self) -> float:
         """Run one greedy and one beam translation; returns the seconds it took."""

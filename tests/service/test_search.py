@@ -213,3 +213,22 @@ def test_search_options_refuse_bad_values() -> None:
         SearchOptions(beam_size=2, n_best=3)
     with pytest.raises(ValueError, match="n_best"):
         SearchOptions(beam_size=2, n_best=0)
+
+
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_candidates_are_the_best_pieces_of_each_step_of_the_returned_path(beam_size: int) -> None:
+    tables = [random_table(seed, eos_weight=0.7) for seed in (31, 32)]
+    lengths = [4, 6]
+    k = 3
+    options = SearchOptions(beam_size=beam_size, n_best=beam_size, candidates=k)
+    for table, hypotheses in zip(tables, search(tables, lengths, options), strict=True):
+        for hypothesis in hypotheses:
+            assert hypothesis.candidates is not None
+            assert len(hypothesis.candidates) == len(hypothesis.tokens)
+            previous = [BOS, *hypothesis.tokens[:-1]]
+            for prev, step in zip(previous, hypothesis.candidates, strict=True):
+                expected = np.argsort(-table[prev], kind="stable")[:k]
+                assert [token for token, _ in step] == expected.tolist()
+                np.testing.assert_allclose([lp for _, lp in step], table[prev, expected], atol=1e-6)
+    without = search(tables, lengths, SearchOptions(beam_size=beam_size))
+    assert all(h.candidates is None for hyps in without for h in hyps)

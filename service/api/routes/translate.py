@@ -69,7 +69,7 @@ async def translate(request: TranslateRequest, state: Ready) -> dict[str, Any]:
         raise ApiError(
             422, "invalid_n_best", f"n_best must be between 1 and beam_size ({beam_size})"
         )
-    options = state.search_options(beam_size, request.n_best)
+    options = state.search_options(beam_size, request.n_best, request.return_candidates)
     sources = translator.encode_sources(texts)  # refuses over-long inputs before queueing
     state.metrics.source_tokens.inc(sum(len(s.ids) for s in sources))
 
@@ -94,6 +94,12 @@ async def translate(request: TranslateRequest, state: Ready) -> dict[str, Any]:
                 "alternatives": [{"text": a.text, "score": a.score} for a in t.alternatives],
                 "stored": stored,
                 "alignment": document["alignment"] if request.return_attention else None,
+                "candidates": None
+                if t.candidates is None
+                else [
+                    [{"token": c.token, "logprob": c.logprob} for c in step]
+                    for step in t.candidates
+                ],
             }
             for t, document in zip(translations, documents, strict=True)
         ],
