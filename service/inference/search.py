@@ -205,14 +205,14 @@ def beam_search(
                     break
                 if token == eos:
                     if len(finished[sentence]) < k:
-                        tokens, attn, candidates = backtrack(parent)
+                        tokens, attn, weighed = backtrack(parent)
                         finished[sentence].append(
                             Hypothesis(
                                 tokens,
                                 _normalize(score, t + 1, options.length_penalty),
                                 score,
                                 attn[:, : source_lengths[sentence]],
-                                candidates,
+                                weighed,
                             )
                         )
                 elif live < k:
