@@ -120,7 +120,7 @@ def torch_eager(
     from model_export.export import rebuild_torch_model
     from model_export.parity import torch_encode, torch_step_function
     from service.inference.artifact import load_artifact
-    from service.inference.search import SearchOptions, beam_search
+    from service.inference.search import SearchOptions, beam_search, top_k_step
     from service.inference.tokenizer import Tokenizer
 
     torch.set_num_threads(threads)
@@ -136,7 +136,7 @@ def torch_eager(
         ids = tokenizer.encode_source(sentences[n % len(sentences)]).ids
         encoded = torch_encode(model, np.array([ids]), np.array([len(ids)]))
         hyps = beam_search(
-            torch_step_function(model, encoded),
+            top_k_step(torch_step_function(model, encoded)),
             encoded.init_state,
             [len(ids)],
             special.bos,

@@ -1,6 +1,8 @@
 """ONNX Runtime sessions for the encoder and the decoder step.
 
-Numpy in, numpy out; the recurrent state goes into and out of every ``run``.
+Numpy in, numpy out; the recurrent state goes into and out of every ``run``. Search fetches
+only the step's top-k pieces, gathered log-probabilities, state and attention; the full
+distribution is fetched only by :meth:`OnnxSeq2Seq.step_function`, for callers that need it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import numpy as np
 import onnxruntime as ort
 
 from service.inference.artifact import ModelArtifact
-from service.inference.search import StepFunction
+from service.inference.search import FullStepFunction, StepFunction, StepOutput, top_k_step
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,8 @@ class OnnxSeq2Seq:
             raise RuntimeError(f"{artifact.decoder_step_path}: cannot load ({error})") from error
         # A graph drops inputs it does not use (the no-attention baseline has no keys).
         self._decoder_inputs = {i.name for i in self.decoder.get_inputs()}
+        # Graphs exported before the step ended in TopK: the top-k is taken in numpy.
+        self.has_top_k = "top_k" in self._decoder_inputs
         self.provider = self.decoder.get_providers()[0]
         if (
             options.device == "auto"
@@ -100,9 +104,20 @@ class OnnxSeq2Seq:
         mask = np.arange(src_tokens.shape[1])[None, :] < src_lengths[:, None]
         return EncodedBatch(annotations, keys, init_state, mask)
 
-    def step_function(self, encoded: EncodedBatch) -> StepFunction:
-        """A search step over ``encoded``; the per-row encoder outputs are gathered only
-        when the set of rows changes (once per finished sentence, not per step)."""
+    def _encoder_feeds(self, encoded: EncodedBatch, rows: np.ndarray) -> dict[str, np.ndarray]:
+        gathered = {
+            "annotations": encoded.annotations,
+            "keys": encoded.keys,
+            "src_mask": encoded.mask,
+        }
+        return {
+            name: np.ascontiguousarray(value[rows])
+            for name, value in gathered.items()
+            if name in self._decoder_inputs
+        }
+
+    def step_function(self, encoded: EncodedBatch) -> FullStepFunction:
+        """A decoder step over ``encoded`` that returns the full (N, V) log-probabilities."""
         cached_rows: np.ndarray | None = None
         feeds: dict[str, np.ndarray] = {}
 
@@ -112,17 +127,39 @@ class OnnxSeq2Seq:
             nonlocal cached_rows
             if cached_rows is None or not np.array_equal(rows, cached_rows):
                 cached_rows = rows.copy()
-                gathered = {
-                    "annotations": encoded.annotations,
-                    "keys": encoded.keys,
-                    "src_mask": encoded.mask,
-                }
-                for name, value in gathered.items():
-                    if name in self._decoder_inputs:
-                        feeds[name] = np.ascontiguousarray(value[rows])
+                feeds.update(self._encoder_feeds(encoded, rows))
             feeds["prev_tokens"] = prev_tokens
             feeds["state"] = np.ascontiguousarray(state, dtype=np.float32)
-            log_probs, new_state, attention = self.decoder.run(None, feeds)
+            if self.has_top_k:
+                feeds["gather_tokens"] = prev_tokens
+                feeds["top_k"] = np.ones(1, dtype=np.int64)
+            log_probs, new_state, attention = self.decoder.run(
+                ["log_probs", "new_state", "attention"], feeds
+            )
             return log_probs, new_state, attention
+
+        return step
+
+    def top_k_step_function(self, encoded: EncodedBatch) -> StepFunction:
+        """A search step over ``encoded``: the top-k of each row, not the distribution. The
+        per-row encoder outputs are gathered only when the set of rows changes."""
+        if not self.has_top_k:
+            return top_k_step(self.step_function(encoded))
+        cached_rows: np.ndarray | None = None
+        feeds: dict[str, np.ndarray] = {}
+        outputs = ["top_log_probs", "top_ids", "gathered_log_probs", "new_state", "attention"]
+
+        def step(
+            prev_tokens: np.ndarray, state: np.ndarray, rows: np.ndarray, gather: np.ndarray, k: int
+        ) -> StepOutput:
+            nonlocal cached_rows
+            if cached_rows is None or not np.array_equal(rows, cached_rows):
+                cached_rows = rows.copy()
+                feeds.update(self._encoder_feeds(encoded, rows))
+            feeds["prev_tokens"] = prev_tokens
+            feeds["state"] = np.ascontiguousarray(state, dtype=np.float32)
+            feeds["gather_tokens"] = gather
+            feeds["top_k"] = np.array([k], dtype=np.int64)
+            return StepOutput(*self.decoder.run(outputs, feeds))
 
         return step

@@ -111,7 +111,7 @@ class Translator:
         batch = self.model.encode(tokens, lengths)
         special = self.artifact.special_tokens
         nbest = beam_search(
-            self.model.step_function(batch),
+            self.model.top_k_step_function(batch),
             batch.init_state,
             lengths.tolist(),
             special.bos,
