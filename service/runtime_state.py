@@ -1,4 +1,4 @@
-"""What the running service holds: settings, translator, batcher, store and metrics."""
+"""What the running service holds: settings, translator, decoding scheduler, store and metrics."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 from service.api.metrics import Metrics
 from service.config import Settings
-from service.inference.batcher import Batcher, BatchingOptions
 from service.inference.runtime import RuntimeOptions
+from service.inference.scheduler import SchedulerOptions, StepScheduler
 from service.inference.search import SearchOptions
-from service.inference.translator import Translation, Translator
+from service.inference.translator import DecodeRequest, Translation, Translator, Work
 from service.storage import AlignmentStore, open_store
 
 log = logging.getLogger(__name__)
@@ -23,13 +23,13 @@ class ServiceState:
     settings: Settings
     metrics: Metrics = field(default_factory=Metrics)
     translator: Translator | None = None
-    batcher: Batcher[Translation] | None = None
+    scheduler: StepScheduler[DecodeRequest, Work, Translation] | None = None
     store: AlignmentStore | None = None
     ready: bool = False
     status_message: str = "the model is loading"
 
     async def start(self) -> None:
-        """Load and warm up the model, open the store, start the batcher."""
+        """Load and warm up the model, open the store, start the decoding scheduler."""
         settings = self.settings
         start = time.perf_counter()
         try:
@@ -52,18 +52,25 @@ class ServiceState:
             log.exception("start-up failed")
             raise
         self.translator = translator
-        self.batcher = Batcher(
-            translator.translate,
-            BatchingOptions(
-                settings.max_batch_size,
-                settings.max_wait_ms,
-                settings.max_queue,
+        self.scheduler = StepScheduler(
+            translator,
+            SchedulerOptions(
+                max_rows=settings.max_batch_rows,
+                max_admit_texts=settings.max_batch_size,
+                max_wait_ms=settings.max_wait_ms,
+                max_queue=settings.max_queue,
+                light_rows=settings.light_rows,
+                heavy_share=settings.heavy_share,
             ),
-            on_batch=self.metrics.observe_batch,
+            on_admit=self.metrics.observe_batch,
+            on_step=self.metrics.observe_step,
         )
-        self.batcher.start()
+        self.scheduler.start()
         self.metrics.queue_depth.set_function(
-            lambda: self.batcher.queue_depth if self.batcher else 0
+            lambda: self.scheduler.queue_depth if self.scheduler else 0
+        )
+        self.metrics.running_rows.set_function(
+            lambda: self.scheduler.running_rows if self.scheduler else 0
         )
         self.ready = True
         self.status_message = "ready"
@@ -80,8 +87,8 @@ class ServiceState:
         """Refuse new work, let queued translations finish, close the store."""
         self.ready = False
         self.status_message = "shutting down"
-        if self.batcher is not None:
-            await self.batcher.close()
+        if self.scheduler is not None:
+            await self.scheduler.close()
         if self.store is not None:
             self.store.close()
 

@@ -26,18 +26,33 @@ class Metrics:
         )
         self.batch_size = Histogram(
             "nmt_batch_size_texts",
-            "Texts per decoding batch",
+            "Texts admitted to the running decoder batch together (one encoder run)",
             buckets=BATCH_BUCKETS,
             registry=self.registry,
         )
         self.batch_seconds = Histogram(
             "nmt_batch_duration_seconds",
-            "Decoding time per batch",
+            "Encoder time per admission",
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.queue_depth = Gauge(
             "nmt_queue_depth_texts", "Texts queued or being decoded", registry=self.registry
+        )
+        self.step_rows = Histogram(
+            "nmt_step_rows",
+            "Decoder rows per step",
+            buckets=(*BATCH_BUCKETS, 512, 1024),
+            registry=self.registry,
+        )
+        self.step_seconds = Histogram(
+            "nmt_step_duration_seconds",
+            "Time per decoder step",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.running_rows = Gauge(
+            "nmt_running_rows", "Decoder rows in the running batch", registry=self.registry
         )
         self.source_tokens = Counter(
             "nmt_source_tokens_total", "Source tokens encoded", registry=self.registry
@@ -54,3 +69,7 @@ class Metrics:
     def observe_batch(self, size: int, seconds: float) -> None:
         self.batch_size.observe(size)
         self.batch_seconds.observe(seconds)
+
+    def observe_step(self, rows: int, seconds: float) -> None:
+        self.step_rows.observe(rows)
+        self.step_seconds.observe(seconds)

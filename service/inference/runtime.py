@@ -14,12 +14,13 @@ import numpy as np
 import onnxruntime as ort
 
 from service.inference.artifact import ModelArtifact
-from service.inference.search import FullStepFunction, StepFunction, StepOutput, top_k_step
+from service.inference.search import FullStepFunction, StepFunction, StepOutput, top_k
 
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
 CUDA_PROVIDER, CPU_PROVIDER = "CUDAExecutionProvider", "CPUExecutionProvider"
+STEP_OUTPUTS = ["top_log_probs", "top_ids", "gathered_log_probs", "new_state", "attention"]
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,9 @@ class OnnxSeq2Seq:
         except Exception as error:
             raise RuntimeError(f"{artifact.decoder_step_path}: cannot load ({error})") from error
         # A graph drops inputs it does not use (the no-attention baseline has no keys).
-        self._decoder_inputs = {i.name for i in self.decoder.get_inputs()}
+        self.decoder_inputs = {i.name for i in self.decoder.get_inputs()}
         # Graphs exported before the step ended in TopK: the top-k is taken in numpy.
-        self.has_top_k = "top_k" in self._decoder_inputs
+        self.has_top_k = "top_k" in self.decoder_inputs
         self.provider = self.decoder.get_providers()[0]
         if (
             options.device == "auto"
@@ -113,7 +114,7 @@ class OnnxSeq2Seq:
         return {
             name: np.ascontiguousarray(value[rows])
             for name, value in gathered.items()
-            if name in self._decoder_inputs
+            if name in self.decoder_inputs
         }
 
     def step_function(self, encoded: EncodedBatch) -> FullStepFunction:
@@ -140,26 +141,46 @@ class OnnxSeq2Seq:
 
         return step
 
+    def run_step(
+        self,
+        encoder_feeds: dict[str, np.ndarray],
+        prev_tokens: np.ndarray,
+        state: np.ndarray,
+        gather: np.ndarray,
+        k: int,
+    ) -> StepOutput:
+        """One decoder step that brings back only the top-k of each row, the gathered
+        log-probabilities, the state and the attention."""
+        feeds = {
+            **encoder_feeds,
+            "prev_tokens": prev_tokens,
+            "state": np.ascontiguousarray(state, dtype=np.float32),
+            "gather_tokens": gather,
+            "top_k": np.array([k], dtype=np.int64),
+        }
+        if not self.has_top_k:
+            del feeds["gather_tokens"], feeds["top_k"]
+            log_probs, new_state, attention = self.decoder.run(
+                ["log_probs", "new_state", "attention"], feeds
+            )
+            values, ids = top_k(log_probs, k)
+            gathered = log_probs[np.arange(gather.size), gather]
+            return StepOutput(values, ids, gathered, new_state, attention)
+        return StepOutput(*self.decoder.run(STEP_OUTPUTS, feeds))
+
     def top_k_step_function(self, encoded: EncodedBatch) -> StepFunction:
         """A search step over ``encoded``: the top-k of each row, not the distribution. The
         per-row encoder outputs are gathered only when the set of rows changes."""
-        if not self.has_top_k:
-            return top_k_step(self.step_function(encoded))
         cached_rows: np.ndarray | None = None
-        feeds: dict[str, np.ndarray] = {}
-        outputs = ["top_log_probs", "top_ids", "gathered_log_probs", "new_state", "attention"]
+        encoder_feeds: dict[str, np.ndarray] = {}
 
         def step(
             prev_tokens: np.ndarray, state: np.ndarray, rows: np.ndarray, gather: np.ndarray, k: int
         ) -> StepOutput:
-            nonlocal cached_rows
+            nonlocal cached_rows, encoder_feeds
             if cached_rows is None or not np.array_equal(rows, cached_rows):
                 cached_rows = rows.copy()
-                feeds.update(self._encoder_feeds(encoded, rows))
-            feeds["prev_tokens"] = prev_tokens
-            feeds["state"] = np.ascontiguousarray(state, dtype=np.float32)
-            feeds["gather_tokens"] = gather
-            feeds["top_k"] = np.array([k], dtype=np.int64)
-            return StepOutput(*self.decoder.run(outputs, feeds))
+                encoder_feeds = self._encoder_feeds(encoded, rows)
+            return self.run_step(encoder_feeds, prev_tokens, state, gather, k)
 
         return step

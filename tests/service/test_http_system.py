@@ -103,7 +103,15 @@ def test_openapi_documents_the_translate_request(shared_server: LiveServer) -> N
     assert "/v1/translate" in schema["paths"]
     assert "/v1/translations/{doc_id}" in schema["paths"]
     request = schema["components"]["schemas"]["TranslateRequest"]
-    fields = {"text", "source_lang", "target_lang", "beam_size", "n_best", "return_attention"}
+    fields = {
+        "text",
+        "source_lang",
+        "target_lang",
+        "beam_size",
+        "n_best",
+        "return_attention",
+        "return_candidates",
+    }
     assert set(request["properties"]) == fields
     assert request["required"] == ["text"]
     assert all(request["properties"][f].get("description") for f in fields)

@@ -13,6 +13,7 @@ from service.api.deps import Ready, require_api_key
 from service.api.documents import alignment_document, model_info
 from service.api.errors import ApiError
 from service.api.schemas import ErrorResponse, TranslateRequest, TranslateResponse
+from service.inference.translator import DecodeRequest
 from service.storage import AlignmentStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,8 @@ def _store_all(store: AlignmentStore, documents: list[dict[str, Any]]) -> None:
 async def translate(request: TranslateRequest, state: Ready) -> dict[str, Any]:
     """Translate one text or a batch, with each translation's attention and word alignment."""
     settings = state.settings
-    translator, batcher, store = state.translator, state.batcher, state.store
-    assert translator is not None and batcher is not None and store is not None
+    translator, scheduler, store = state.translator, state.scheduler, state.store
+    assert translator is not None and scheduler is not None and store is not None
     artifact = translator.artifact
     for field, given, expected in (
         ("source_lang", request.source_lang, artifact.source_lang),
@@ -73,7 +74,7 @@ async def translate(request: TranslateRequest, state: Ready) -> dict[str, Any]:
     sources = translator.encode_sources(texts)  # refuses over-long inputs before queueing
     state.metrics.source_tokens.inc(sum(len(s.ids) for s in sources))
 
-    translations = await batcher.submit(texts, options)
+    translations = await scheduler.submit(DecodeRequest(texts, options))
     state.metrics.target_tokens.inc(sum(len(t.target_tokens) for t in translations))
     model = model_info(state)
     documents = [alignment_document(uuid.uuid4().hex, t, model, options) for t in translations]
