@@ -1,4 +1,4 @@
-"""Command line of the training pipeline: prepare, train, export, evaluate."""
+"""Command line of the training pipeline: prepare, word-align, train, export, evaluate."""
 
 from __future__ import annotations
 
@@ -58,6 +58,7 @@ def _train(args: argparse.Namespace) -> None:
         attention_size=args.hidden_size,
         output_size=args.embedding_size,
         dropout=args.dropout,
+        alignment_head=args.alignment_head,
     )
     config = TrainConfig(
         epochs=args.epochs,
@@ -68,8 +69,26 @@ def _train(args: argparse.Namespace) -> None:
         threads=args.threads,
         max_minutes=args.max_minutes,
         dev_limit=args.dev_limit,
+        guided_alignment=args.guided_alignment,
+        head_weight=args.head_weight,
+        freeze_model=args.freeze_model,
     )
-    print(train(args.data, args.run, model_config, config, attention=not args.no_attention))
+    print(
+        train(
+            args.data,
+            args.run,
+            model_config,
+            config,
+            attention=not args.no_attention,
+            init_checkpoint=args.init,
+        )
+    )
+
+
+def _word_align(args: argparse.Namespace) -> None:
+    from model_export.word_alignment import align_corpus
+
+    print(align_corpus(args.data))
 
 
 def _export(args: argparse.Namespace) -> None:
@@ -158,7 +177,33 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--threads", type=int, default=2)
     tr.add_argument("--max-minutes", type=float, default=0.0, help="time budget; 0 = none")
     tr.add_argument("--dev-limit", type=int, default=0, help="dev pairs decoded for BLEU")
+    tr.add_argument(
+        "--alignment-head",
+        action="store_true",
+        help="add a word-alignment head trained on the word-align step's links",
+    )
+    tr.add_argument(
+        "--guided-alignment",
+        type=float,
+        default=0.0,
+        metavar="WEIGHT",
+        help="guide alpha towards the word aligner's links with this weight (0.1 to 1.0)",
+    )
+    tr.add_argument("--head-weight", type=float, default=1.0, help="alignment head loss weight")
+    tr.add_argument("--init", type=Path, help="start a new run from this checkpoint's weights")
+    tr.add_argument(
+        "--freeze-model",
+        action="store_true",
+        help="train only the alignment head on the frozen weights given by --init",
+    )
     tr.set_defaults(func=_train)
+
+    wa = commands.add_parser(
+        "word-align",
+        help="word-align the prepared corpus with eflomal (supervision for the alignment head)",
+    )
+    wa.add_argument("--data", type=Path, required=True, help="directory written by prepare")
+    wa.set_defaults(func=_word_align)
 
     ex = commands.add_parser("export", help="export a checkpoint to an ONNX artifact directory")
     ex.add_argument("--checkpoint", type=Path, required=True, help="e.g. RUN/best.pt")

@@ -7,11 +7,13 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import sentencepiece as spm
 import torch
 
 from model_export import tokenizer
 from model_export.corpus import SPLITS, Pair, read_tsv, write_tsv
+from model_export.word_alignment import alignment_path, piece_reference, read_alignments
 
 SOURCE_MODEL, TARGET_MODEL = "source.model", "target.model"
 
@@ -66,29 +68,61 @@ class ParallelData:
     def decode_target(self, ids: list[int]) -> str:
         return str(self.target_sp.decode(ids))
 
-    def training_examples(self, max_length: int) -> list[tuple[list[int], list[int]]]:
+    def word_alignments(self, split: str) -> list[set[tuple[int, int]]] | None:
+        """The aligner's word links of a split (``word-align`` step), if it was run."""
+        path = alignment_path(self.directory, split)
+        return read_alignments(path) if path.exists() else None
+
+    def examples(self, split: str, max_length: int = 0) -> list[Example]:
+        """Token ids of a split's pairs, with the aligner's links mapped to pieces when the
+        ``word-align`` step has been run; pairs longer than ``max_length`` pieces are
+        skipped (0: none)."""
+        alignments = self.word_alignments(split)
         examples = []
-        for pair in self.pairs["train"]:
+        for n, pair in enumerate(self.pairs[split]):
             src = self.encode_source(pair.source)
             tgt = self.target_sp.encode(pair.target)
-            if len(src) <= max_length and len(tgt) < max_length:
-                examples.append((src, tgt))
+            if max_length and (len(src) > max_length or len(tgt) >= max_length):
+                continue
+            reference = None
+            if alignments is not None:
+                reference = piece_reference(
+                    alignments[n],
+                    [self.source_sp.id_to_piece(i) for i in src[:-1]],
+                    [self.target_sp.id_to_piece(i) for i in tgt],
+                )
+            examples.append(Example(src, tgt, reference))
         return examples
+
+    def training_examples(self, max_length: int) -> list[Example]:
+        return self.examples("train", max_length)
+
+
+@dataclass(frozen=True)
+class Example:
+    """Source ids (ending with ``</s>``), target ids (without), and the reference alignment
+    rows at piece level (see :func:`piece_reference`) when there are any."""
+
+    source: list[int]
+    target: list[int]
+    reference: np.ndarray | None = None
 
 
 def batches_by_tokens(
-    examples: list[tuple[list[int], list[int]]], batch_tokens: int, shuffle: bool
-) -> list[list[tuple[list[int], list[int]]]]:
+    examples: list[Example], batch_tokens: int, shuffle: bool
+) -> list[list[Example]]:
     """Group examples of similar target length into batches of about ``batch_tokens``."""
-    order = sorted(range(len(examples)), key=lambda i: (len(examples[i][1]), len(examples[i][0])))
-    batches: list[list[tuple[list[int], list[int]]]] = []
-    current: list[tuple[list[int], list[int]]] = []
+    order = sorted(
+        range(len(examples)), key=lambda i: (len(examples[i].target), len(examples[i].source))
+    )
+    batches: list[list[Example]] = []
+    current: list[Example] = []
     longest = 0
     for i in order:
-        longest = max(longest, len(examples[i][1]) + 1)
+        longest = max(longest, len(examples[i].target) + 1)
         if current and longest * (len(current) + 1) > batch_tokens:
             batches.append(current)
-            current, longest = [], len(examples[i][1]) + 1
+            current, longest = [], len(examples[i].target) + 1
         current.append(examples[i])
     if current:
         batches.append(current)
@@ -106,3 +140,17 @@ def pad_batch(
     for row, seq in enumerate(sequences):
         tokens[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
     return tokens.to(device), lengths.to(device)
+
+
+def pad_references(batch: list[Example], device: torch.device) -> torch.Tensor | None:
+    """(B, U, T) reference rows of a batch, zero where unsupervised; None if none has any."""
+    if all(example.reference is None for example in batch):
+        return None
+    rows = max(len(example.target) + 1 for example in batch)
+    columns = max(len(example.source) for example in batch)
+    padded = torch.zeros((len(batch), rows, columns), dtype=torch.float32)
+    for n, example in enumerate(batch):
+        if example.reference is not None:
+            u, t = example.reference.shape
+            padded[n, :u, :t] = torch.from_numpy(example.reference)
+    return padded.to(device)

@@ -10,7 +10,11 @@ Artifact layout (everything the service needs, nothing from PyTorch)::
                         -> log_probs (B,V), new_state (B,D), attention (B,T),
                            gathered_log_probs (B,): log-probability of each row's gather token,
                            top_log_probs (B,k), top_ids (B,k): the k best pieces, best first
-    int8/               the same two graphs with dynamically quantized weights
+    alignment_head.onnx annotations (B,T,2H), src_mask (B,T) bool, tgt_tokens (B,U) int64
+                        (y_1..y_U, the last ``</s>``), tgt_lengths (B,) int64
+                        -> probabilities (B,U,T); only for a model with an alignment head,
+                        run once per finished translation or aligned pair
+    int8/               the encoder and decoder step with dynamically quantized weights
     source.spm, target.spm
     model_config.json   format version, sizes, special-token ids, languages, data, scores
 
@@ -41,6 +45,7 @@ from model_export.model import ModelConfig, Seq2Seq
 
 FORMAT_VERSION = 1
 ENCODER_FILE, DECODER_FILE = "encoder.onnx", "decoder_step.onnx"
+HEAD_FILE = "alignment_head.onnx"
 OPSET = 17
 
 
@@ -78,6 +83,22 @@ class DecoderStepGraph(nn.Module):
         )
         gathered = log_probs.gather(1, gather_tokens[:, None]).squeeze(1)
         return log_probs, new_state, alpha, gathered
+
+
+class AlignmentHeadGraph(nn.Module):
+    def __init__(self, model: Seq2Seq) -> None:
+        super().__init__()
+        assert model.alignment_head is not None
+        self.alignment_head = model.alignment_head
+
+    def forward(
+        self,
+        annotations: torch.Tensor,
+        src_mask: torch.Tensor,
+        tgt_tokens: torch.Tensor,
+        tgt_lengths: torch.Tensor,
+    ) -> torch.Tensor:
+        return self.alignment_head(annotations, src_mask, tgt_tokens, tgt_lengths)
 
 
 def _example_inputs(
@@ -147,9 +168,37 @@ def export_onnx(model: Seq2Seq, out_dir: Path) -> None:
             do_constant_folding=False,
             dynamo=False,
         )
+        if model.alignment_head is not None:
+            _, _, annotations, _, mask, _ = step_inputs
+            tgt_tokens = torch.randint(4, model.config.tgt_vocab_size, (2, 4))
+            tgt_lengths = torch.tensor([4, 2])
+            torch.onnx.export(
+                AlignmentHeadGraph(model),
+                (annotations, mask, tgt_tokens, tgt_lengths),
+                str(out_dir / HEAD_FILE),
+                input_names=["annotations", "src_mask", "tgt_tokens", "tgt_lengths"],
+                output_names=["probabilities"],
+                dynamic_axes={
+                    "annotations": {0: "batch", 1: "src_len"},
+                    "src_mask": {0: "batch", 1: "src_len"},
+                    "tgt_tokens": {0: "batch", 1: "tgt_len"},
+                    "tgt_lengths": {0: "batch"},
+                    "probabilities": {0: "batch", 1: "tgt_len", 2: "src_len"},
+                },
+                opset_version=OPSET,
+                do_constant_folding=False,
+                dynamo=False,
+            )
     append_top_k(out_dir / DECODER_FILE)
-    for name in (ENCODER_FILE, DECODER_FILE):
+    for name in graph_files(model.config):
         onnx.checker.check_model(str(out_dir / name))
+
+
+def graph_files(config: ModelConfig) -> tuple[str, ...]:
+    """The ONNX graphs of a model: encoder, decoder step and, if it has one, the head."""
+    if config.alignment_head:
+        return ENCODER_FILE, DECODER_FILE, HEAD_FILE
+    return ENCODER_FILE, DECODER_FILE
 
 
 def append_top_k(decoder_path: Path) -> None:
@@ -203,7 +252,7 @@ def rebuild_torch_model(artifact_dir: Path) -> Seq2Seq:
     config = json.loads((artifact_dir / "model_config.json").read_text())
     model = Seq2Seq(ModelConfig(**config["model"]))
     state: dict[str, np.ndarray] = {}
-    for name in (ENCODER_FILE, DECODER_FILE):
+    for name in graph_files(model.config):
         graph = onnx.load(str(artifact_dir / name))
         for init in graph.graph.initializer:
             state[init.name] = numpy_helper.to_array(init)
@@ -226,6 +275,7 @@ def write_artifact(model: Seq2Seq, data_dir: Path, out_dir: Path, metadata: dict
         "encoder": ENCODER_FILE,
         "decoder_step": DECODER_FILE,
         "int8": {"encoder": f"int8/{ENCODER_FILE}", "decoder_step": f"int8/{DECODER_FILE}"},
+        **({"alignment_head": HEAD_FILE} if model.alignment_head is not None else {}),
         "source_tokenizer": "source.spm",
         "target_tokenizer": "target.spm",
         "special_tokens": {

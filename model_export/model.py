@@ -6,7 +6,7 @@ direction, D decoder hidden size, A attention size, V target vocabulary.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
@@ -24,6 +24,7 @@ class ModelConfig:
     dropout: float = 0.3
     attention: bool = True  # False: the RNNenc baseline, one fixed context vector
     pad_id: int = 0
+    alignment_head: bool = False  # a separate word-alignment head (AlignmentHead)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -156,6 +157,56 @@ class Decoder(nn.Module):
         return self.dropout(features), new_state, alpha
 
 
+class AlignmentHead(nn.Module):
+    """Word alignment that sees the word it aligns (after Zenkel et al. 2019).
+
+    The model's alpha_i is computed from s_{i-1}, before y_i is chosen: it predicts where
+    the next word comes from. This head scores every (target piece y_i, source position j)
+    pair with additive attention whose query sees y_i itself and its context in both
+    directions (a bidirectional GRU over the target embeddings), and whose keys are the
+    model's annotations h_j. Trained towards a word aligner's links; it never feeds the
+    decoder, so translations do not depend on it.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        # The target sentence gets its own bidirectional GRU, padding-exact like the encoder.
+        self.target_encoder = Encoder(replace(config, src_vocab_size=config.tgt_vocab_size))
+        self.key_layer = nn.Linear(2 * config.encoder_hidden_size, config.attention_size)
+        self.query_layer = nn.Linear(
+            2 * config.encoder_hidden_size + config.embedding_size, config.attention_size
+        )
+        self.energy_layer = nn.Linear(config.attention_size, 1, bias=False)
+
+    def forward(
+        self,
+        annotations: torch.Tensor,
+        src_mask: torch.Tensor,
+        tgt_tokens: torch.Tensor,
+        tgt_lengths: torch.Tensor,
+    ) -> torch.Tensor:
+        """(B,T,2H) annotations, (B,T) mask, (B,U) emitted tokens y_1..y_U (the last one
+        ``</s>``), (B,) lengths -> (B,U,T) alignment probabilities, rows summing to 1."""
+        target_states, _ = self.target_encoder(tgt_tokens, tgt_lengths)  # (B, U, 2H)
+        embedded = self.target_encoder.embedding(tgt_tokens)  # (B, U, E)
+        query = self.query_layer(torch.cat([target_states, embedded], dim=-1))  # (B, U, A)
+        keys = self.key_layer(annotations)  # (B, T, A)
+        hidden = torch.tanh(query[:, :, None, :] + keys[:, None, :, :])  # (B, U, T, A)
+        energies = self.energy_layer(hidden).squeeze(-1)  # (B, U, T)
+        energies = energies.masked_fill(~src_mask[:, None, :], float("-inf"))
+        return torch.softmax(energies, dim=-1)
+
+
+@dataclass
+class TeacherForced:
+    """What a teacher-forced pass computes: (B,U,V) logits, (B,U,T) alpha, annotations."""
+
+    logits: torch.Tensor
+    attention: torch.Tensor
+    annotations: torch.Tensor
+    src_mask: torch.Tensor
+
+
 class Seq2Seq(nn.Module):
     """Encoder, attention and decoder; the training forward pass uses teacher forcing."""
 
@@ -164,6 +215,7 @@ class Seq2Seq(nn.Module):
         self.config = config
         self.encoder = Encoder(config)
         self.decoder = Decoder(config)
+        self.alignment_head = AlignmentHead(config) if config.alignment_head else None
 
     def encode(
         self, src_tokens: torch.Tensor, src_lengths: torch.Tensor
@@ -188,15 +240,23 @@ class Seq2Seq(nn.Module):
         log_probs = torch.log_softmax(self.decoder.projection(features), dim=-1)
         return log_probs, new_state, alpha
 
+    def teacher_forced(
+        self, src_tokens: torch.Tensor, src_lengths: torch.Tensor, tgt_input: torch.Tensor
+    ) -> TeacherForced:
+        """Teacher-forced pass over target inputs (B, U) starting with BOS."""
+        annotations, keys, state, mask = self.encode(src_tokens, src_lengths)
+        features, alphas = [], []
+        for i in range(tgt_input.shape[1]):
+            step_features, state, alpha = self.decoder.step_features(
+                tgt_input[:, i], state, annotations, keys, mask
+            )
+            features.append(step_features)
+            alphas.append(alpha)
+        logits = self.decoder.projection(torch.stack(features, dim=1))
+        return TeacherForced(logits, torch.stack(alphas, dim=1), annotations, mask)
+
     def forward(
         self, src_tokens: torch.Tensor, src_lengths: torch.Tensor, tgt_input: torch.Tensor
     ) -> torch.Tensor:
         """Teacher-forced logits (B, U, V) for target inputs (B, U) starting with BOS."""
-        annotations, keys, state, mask = self.encode(src_tokens, src_lengths)
-        features = []
-        for i in range(tgt_input.shape[1]):
-            step_features, state, _ = self.decoder.step_features(
-                tgt_input[:, i], state, annotations, keys, mask
-            )
-            features.append(step_features)
-        return self.decoder.projection(torch.stack(features, dim=1))
+        return self.teacher_forced(src_tokens, src_lengths, tgt_input).logits

@@ -22,8 +22,9 @@ from torch import nn
 from tqdm import tqdm
 
 from model_export import tokenizer
+from model_export.alignment_metrics import dev_alignment_f1
 from model_export.corpus import Pair
-from model_export.dataset import ParallelData, batches_by_tokens, pad_batch
+from model_export.dataset import Example, ParallelData, batches_by_tokens, pad_batch, pad_references
 from model_export.model import ModelConfig, Seq2Seq
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,12 @@ class TrainConfig:
     threads: int = 2
     max_minutes: float = 0.0  # wall-clock budget for the whole run; 0 = none
     dev_limit: int = 0  # decode only the first N dev pairs for BLEU; 0 = all
+    # Guided alignment (Liu et al. 2016; Marian's --guided-alignment-weight): weight of the
+    # cross-entropy between alpha and the word aligner's rows. 0 = off.
+    guided_alignment: float = 0.0
+    head_weight: float = 1.0  # weight of the alignment head's cross-entropy, when it has one
+    # Train only the alignment head, on the frozen weights of the model it starts from.
+    freeze_model: bool = False
 
 
 def set_seed(seed: int) -> None:
@@ -93,14 +100,80 @@ def evaluate_bleu(
     return float(sacrebleu.corpus_bleu(hypotheses, [[p.target for p in pairs]]).score)
 
 
+def alignment_cross_entropy(probabilities: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+    """Mean over supervised rows of -sum_j r_ij log p_ij; (B,U,T) each, zero rows skipped."""
+    supervised = references.sum(dim=-1) > 0  # (B, U)
+    if not bool(supervised.any()):
+        return probabilities.new_zeros(())
+    log_p = torch.log(probabilities.clamp_min(1e-9))
+    per_row = -(references * log_p).sum(dim=-1)  # (B, U)
+    return per_row[supervised].mean()
+
+
+@dataclass
+class BatchLosses:
+    translation: torch.Tensor  # summed token cross-entropy
+    tokens: int
+    guided: torch.Tensor | None = None
+    head: torch.Tensor | None = None
+
+
+def batch_losses(
+    model: Seq2Seq,
+    batch: list[Example],
+    loss_fn: nn.Module,
+    config: TrainConfig,
+    device: torch.device,
+) -> BatchLosses:
+    """The translation loss of a batch and, where the batch has reference alignments, the
+    guided-alignment and alignment-head cross-entropies."""
+    src, lengths = pad_batch([ex.source for ex in batch], device)
+    tgt, tgt_lengths = pad_batch(
+        [[tokenizer.BOS_ID, *ex.target, tokenizer.EOS_ID] for ex in batch], device
+    )
+    gold = tgt[:, 1:]
+    n_tokens = int((gold != model.config.pad_id).sum())
+    references = pad_references(batch, device)
+    if config.freeze_model:
+        with torch.no_grad():
+            annotations, mask = model.encoder(src, lengths)
+        losses = BatchLosses(torch.zeros((), device=device), n_tokens)
+    else:
+        forced = model.teacher_forced(src, lengths, tgt[:, :-1])
+        annotations, mask = forced.annotations, forced.src_mask
+        translation = loss_fn(forced.logits.reshape(-1, forced.logits.shape[-1]), gold.reshape(-1))
+        losses = BatchLosses(translation, n_tokens)
+        if references is not None and config.guided_alignment > 0:
+            losses.guided = alignment_cross_entropy(forced.attention, references)
+    if references is not None and model.alignment_head is not None:
+        probabilities = model.alignment_head(annotations, mask, gold, tgt_lengths - 1)
+        losses.head = alignment_cross_entropy(probabilities, references)
+    return losses
+
+
+def _init_from(model: Seq2Seq, checkpoint_path: Path, device: torch.device) -> None:
+    """Start from another run's weights; parameters it lacks (a new head) stay fresh."""
+    checkpoint = torch.load(checkpoint_path, map_location=device, weights_only=False)
+    missing, unexpected = model.load_state_dict(checkpoint["model"], strict=False)
+    if unexpected or any(not name.startswith("alignment_head.") for name in missing):
+        raise ValueError(f"{checkpoint_path} does not fit: missing {missing}, extra {unexpected}")
+
+
 def train(
     data_dir: Path,
     run_dir: Path,
     model_config: ModelConfig | None = None,
     config: TrainConfig = TrainConfig(),
     attention: bool = True,
+    init_checkpoint: Path | None = None,
 ) -> dict[str, float]:
-    """Train (or resume) a model in ``run_dir`` on the prepared data in ``data_dir``."""
+    """Train (or resume) a model in ``run_dir`` on the prepared data in ``data_dir``.
+
+    With ``init_checkpoint`` a new run starts from that run's weights (with
+    ``config.freeze_model``: trains only the alignment head on them). The best epoch is
+    the one with the best dev BLEU, or the best dev F1 of the head when the model is
+    frozen.
+    """
     torch.set_num_threads(config.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data = ParallelData.load(data_dir)
@@ -113,16 +186,29 @@ def train(
         log.info("resuming %s from epoch %d", run_dir, checkpoint["epoch"])
     else:
         checkpoint = None
-        base = model_config or ModelConfig(data.source_vocab_size, data.target_vocab_size)
+        if init_checkpoint is not None:
+            base = ModelConfig(**torch.load(init_checkpoint, weights_only=False)["model_config"])
+            if model_config is not None:
+                base = replace(base, alignment_head=model_config.alignment_head)
+        else:
+            base = model_config or ModelConfig(data.source_vocab_size, data.target_vocab_size)
         model_config = replace(
             base,
             attention=attention,
             src_vocab_size=data.source_vocab_size,
             tgt_vocab_size=data.target_vocab_size,
         )
+    if config.freeze_model and not model_config.alignment_head:
+        raise ValueError("freeze_model trains the alignment head: the model needs one")
     set_seed(config.seed)
     model = Seq2Seq(model_config).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    if checkpoint is None and init_checkpoint is not None:
+        _init_from(model, init_checkpoint, device)
+    if config.freeze_model:
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad = name.startswith("alignment_head.")
+    trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
+    optimizer = torch.optim.Adam(trainable, lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="max", factor=0.5, patience=1
     )
@@ -142,6 +228,10 @@ def train(
 
     train_examples = data.training_examples(config.max_train_length)
     dev_pairs = data.pairs["dev"][: config.dev_limit or None]
+    dev_examples = data.examples("dev")[: config.dev_limit or None]
+    supervised = sum(ex.reference is not None for ex in train_examples)
+    if (config.guided_alignment > 0 or model_config.alignment_head) and not supervised:
+        raise ValueError(f"no word alignments in {data_dir}: run the word-align step first")
     loss_fn = nn.CrossEntropyLoss(
         ignore_index=model_config.pad_id, label_smoothing=config.label_smoothing, reduction="sum"
     )
@@ -153,42 +243,59 @@ def train(
             log.info("time budget of %.0f minutes spent", config.max_minutes)
             break
         model.train()
+        if config.freeze_model:  # no dropout in the weights the head reads
+            model.encoder.eval()
+            model.decoder.eval()
         epoch_start = time.perf_counter()
         batches = batches_by_tokens(train_examples, config.batch_tokens, shuffle=True)
         total_loss, total_tokens = 0.0, 0
+        alignment_totals = {"guided": [0.0, 0], "head": [0.0, 0]}
         progress = tqdm(batches, desc=f"epoch {epoch}", unit="batch", mininterval=5)
         for batch in progress:
-            src, lengths = pad_batch([ex[0] for ex in batch], device)
-            tgt, _ = pad_batch(
-                [[tokenizer.BOS_ID, *ex[1], tokenizer.EOS_ID] for ex in batch], device
-            )
-            logits = model(src, lengths, tgt[:, :-1])
-            gold = tgt[:, 1:]
-            n_tokens = int((gold != model_config.pad_id).sum())
-            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), gold.reshape(-1))
+            losses = batch_losses(model, batch, loss_fn, config, device)
+            loss = losses.translation / losses.tokens
+            for name, term, weight in (
+                ("guided", losses.guided, config.guided_alignment),
+                ("head", losses.head, config.head_weight),
+            ):
+                if term is not None:
+                    loss = loss + weight * term
+                    alignment_totals[name][0] += term.item()
+                    alignment_totals[name][1] += 1
             optimizer.zero_grad()
-            (loss / n_tokens).backward()
-            nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
+            loss.backward()
+            nn.utils.clip_grad_norm_(trainable, config.clip_norm)
             optimizer.step()
-            total_loss += loss.item()
-            total_tokens += n_tokens
+            total_loss += losses.translation.item()
+            total_tokens += losses.tokens
             seconds = time.perf_counter() - epoch_start
-            progress.set_postfix(
-                loss=f"{total_loss / total_tokens:.3f}", tok_s=f"{total_tokens / seconds:.0f}"
-            )
+            shown = {"loss": f"{total_loss / total_tokens:.3f}"}
+            for name, (value, count) in alignment_totals.items():
+                if count:
+                    shown[name] = f"{value / count:.3f}"
+            progress.set_postfix(**shown, tok_s=f"{total_tokens / seconds:.0f}")
             if config.max_minutes and elapsed + seconds >= config.max_minutes * 60:
                 break
         train_seconds = time.perf_counter() - epoch_start
         dev_bleu = evaluate_bleu(model, data, dev_pairs, device)
+        dev_f1 = dev_alignment_f1(model, data, dev_examples, device)
         elapsed += time.perf_counter() - epoch_start
-        scheduler.step(dev_bleu)
-        improved = dev_bleu > best_bleu
-        best_bleu, stale = (dev_bleu, 0) if improved else (best_bleu, stale + 1)
+        # "bleu" names the selection score; a frozen model is selected by its head's F1.
+        score = dev_f1.get("head_f1", 0.0) * 100 if config.freeze_model else dev_bleu
+        scheduler.step(score)
+        improved = score > best_bleu
+        best_bleu, stale = (score, 0) if improved else (best_bleu, stale + 1)
         record = {
             "epoch": epoch,
             "train_loss": total_loss / max(total_tokens, 1),
             "train_perplexity": math.exp(min(total_loss / max(total_tokens, 1), 50)),
+            **{
+                f"{name}_alignment_loss": value / count
+                for name, (value, count) in alignment_totals.items()
+                if count
+            },
             "dev_bleu": dev_bleu,
+            **{f"dev_{name}": value for name, value in dev_f1.items()},
             "target_tokens_per_second": total_tokens / train_seconds,
             "epoch_seconds": time.perf_counter() - epoch_start,
             "elapsed_seconds": elapsed,

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request, Response
 
 from service.api.body_limit import BodyLimitMiddleware
 from service.api.errors import install_error_handlers
-from service.api.routes import system, translate, translations
+from service.api.routes import align, system, translate, translations
 from service.config import Settings
 from service.logs import request_id
 from service.runtime_state import ServiceState
@@ -42,6 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.service = state
     install_error_handlers(app, settings.retry_after_seconds)
     app.include_router(translate.router)
+    app.include_router(align.router)
     app.include_router(translations.router)
     app.include_router(system.router)
     # Inside the request log and metrics below, so refused bodies are counted too.

@@ -1,4 +1,5 @@
-"""Command line: ``serve`` runs the HTTP service, ``translate`` prints a translation."""
+"""Command line: ``serve`` runs the HTTP service, ``translate`` prints a translation,
+``align`` scores and aligns a given translation."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from service.config import Settings
+
+if TYPE_CHECKING:
+    from service.inference.translator import Translation, Translator
 
 
 def _settings(overrides: dict[str, Any]) -> Settings:
@@ -61,6 +65,29 @@ def serve_main(argv: list[str] | None = None) -> None:
     )
 
 
+def _load_translator(model_dir: Path | None) -> Translator:
+    from service.inference.runtime import RuntimeOptions
+    from service.inference.translator import Translator
+
+    settings = _settings({"model_dir": model_dir})
+    return Translator.from_directory(
+        settings.model_dir,
+        settings.precision,
+        RuntimeOptions(device=settings.device),
+        settings.max_source_tokens,
+    )
+
+
+def _print_links(translation: Translation) -> None:
+    """One line per Pharaoh link, with the weight of the matrix it was read from."""
+    words = translation.head_words or translation.words
+    print(f"links from {translation.pharaoh_source} ({translation.link_rule})")
+    for pair in translation.pharaoh.split():
+        i, j = map(int, pair.split("-"))
+        weight = words.attention[j, i]
+        print(f"  {words.source[i]:>16} -> {words.target[j]:<16} {weight:.2f}")
+
+
 def translate_main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="translate", description="Translate text and show its word alignment."
@@ -70,31 +97,49 @@ def translate_main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model-dir", type=Path, help="artifact directory (NMT_MODEL_DIR)")
     args = parser.parse_args(argv)
 
-    from service.inference.runtime import RuntimeOptions
     from service.inference.search import SearchOptions
-    from service.inference.translator import Translator
 
-    settings = _settings({"model_dir": args.model_dir})
-    translator = Translator.from_directory(
-        settings.model_dir,
-        settings.precision,
-        RuntimeOptions(device=settings.device),
-        settings.max_source_tokens,
-    )
+    translator = _load_translator(args.model_dir)
     result = translator.translate([" ".join(args.text)], SearchOptions(beam_size=args.beam_size))
     translation = result[0]
     print(translation.text)
     print(f"score {translation.score:.3f}")
-    words = translation.words
-    for pair in translation.pharaoh.split():
-        i, j = map(int, pair.split("-"))
-        weight = words.attention[j, i]
-        print(f"  {words.source[i]:>16} -> {words.target[j]:<16} {weight:.2f}")
+    _print_links(translation)
+
+
+def align_main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="align",
+        description="Align a translation you already have: the model's score of it and "
+        "its word alignment.",
+    )
+    parser.add_argument("source", help="source text (quote it)")
+    parser.add_argument("target", help="its translation (quote it)")
+    parser.add_argument("--model-dir", type=Path, help="artifact directory (NMT_MODEL_DIR)")
+    args = parser.parse_args(argv)
+
+    from service.inference.translator import AlignOptions, InputTooLong
+
+    translator = _load_translator(args.model_dir)
+    if not args.source.strip() or not args.target.strip():
+        sys.exit("source and target must not be empty")
+    try:
+        (aligned,) = translator.align([(args.source, args.target)], AlignOptions())
+    except InputTooLong as error:
+        sys.exit(str(error))
+    print(f"score {aligned.score:.3f}")
+    assert aligned.token_scores is not None
+    pieces = " ".join(
+        f"{piece}:{score:.2f}"
+        for piece, score in zip(aligned.target_tokens, aligned.token_scores, strict=True)
+    )
+    print(f"pieces {pieces}")
+    _print_links(aligned)
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"serve": serve_main, "translate": translate_main}
+    commands = {"serve": serve_main, "translate": translate_main, "align": align_main}
     if not argv or argv[0] not in commands:
-        sys.exit("usage: python -m service {serve,translate} ...")
+        sys.exit("usage: python -m service {serve,translate,align} ...")
     commands[argv[0]](argv[1:])

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from service.inference.search import SearchOptions
-from service.inference.translator import Translation
+from service.inference.translator import AlignOptions, Translation
 from service.runtime_state import ServiceState
 
 
@@ -28,6 +28,16 @@ def alignment_json(translation: Translation) -> dict[str, Any]:
             "attention": matrix(translation.words.attention),
         },
         "pharaoh": translation.pharaoh,
+        "pharaoh_source": translation.pharaoh_source,
+        "link_rule": translation.link_rule,
+        "alignment_head": (
+            {
+                "attention": matrix(translation.head_attention),
+                "words": matrix(translation.head_words.attention),
+            }
+            if translation.head_attention is not None and translation.head_words is not None
+            else None
+        ),
     }
 
 
@@ -45,8 +55,29 @@ def model_info(state: ServiceState) -> dict[str, str]:
     }
 
 
+def options_json(options: SearchOptions | AlignOptions) -> dict[str, Any]:
+    if isinstance(options, AlignOptions):
+        return {
+            "beam_size": None,
+            "n_best": None,
+            "length_penalty": options.length_penalty,
+            "max_length_ratio": None,
+            "forced": True,
+        }
+    return {
+        "beam_size": options.beam_size,
+        "n_best": options.n_best,
+        "length_penalty": options.length_penalty,
+        "max_length_ratio": options.max_length_ratio,
+        "forced": False,
+    }
+
+
 def alignment_document(
-    doc_id: str, translation: Translation, model: dict[str, str], options: SearchOptions
+    doc_id: str,
+    translation: Translation,
+    model: dict[str, str],
+    options: SearchOptions | AlignOptions,
 ) -> dict[str, Any]:
     return {
         "id": doc_id,
@@ -54,11 +85,6 @@ def alignment_document(
         "text": translation.text,
         "alignment": alignment_json(translation),
         "model": model,
-        "options": {
-            "beam_size": options.beam_size,
-            "n_best": options.n_best,
-            "length_penalty": options.length_penalty,
-            "max_length_ratio": options.max_length_ratio,
-        },
+        "options": options_json(options),
         "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ALLOWED_CONTROLS = {"\t", "\n", "\r"}
 MAX_CANDIDATES = 10
@@ -22,6 +22,26 @@ def check_text(text: str) -> str:
         if category == "Cc" and char not in ALLOWED_CONTROLS:
             raise ValueError(f"control character U+{ord(char):04X} at character {position}")
     return text
+
+
+LinkRule = Literal["argmax", "intersection", "threshold"]
+LINK_RULE_DESCRIPTION = (
+    "How the Pharaoh links are read off the alignment matrix: 'argmax' (each target word to "
+    "its best source word), 'intersection' (argmax links that are also the best target word "
+    "of their source word), 'threshold' (every pair above the model's dev-tuned threshold). "
+    "Default: the rule chosen on the dev set for this model (see /v1/models)."
+)
+
+
+def _as_list(value: str | list[str], field: str) -> list[str]:
+    if isinstance(value, list):
+        if not value:
+            raise ValueError(f"{field} must not be an empty list")
+        for text in value:
+            check_text(text)
+        return value
+    check_text(value)
+    return [value]
 
 
 class TranslateRequest(BaseModel):
@@ -43,17 +63,12 @@ class TranslateRequest(BaseModel):
         description="k > 0: for every target piece, the k best pieces the model weighed at "
         "that step (0 = off).",
     )
+    link_rule: LinkRule | None = Field(None, description=LINK_RULE_DESCRIPTION)
 
     @field_validator("text")
     @classmethod
     def _check_texts(cls, value: str | list[str]) -> str | list[str]:
-        if isinstance(value, list):
-            if not value:
-                raise ValueError("text must not be an empty list")
-            for text in value:
-                check_text(text)
-        else:
-            check_text(value)
+        _as_list(value, "text")
         return value
 
     @property
@@ -70,6 +85,16 @@ class WordLevel(BaseModel):
     )
 
 
+class HeadAlignment(BaseModel):
+    attention: list[list[float]] = Field(
+        description="(target pieces x source pieces): the head's alignment probabilities, "
+        "rows summing to 1. Unlike alpha, the head sees the target word it aligns."
+    )
+    words: list[list[float]] = Field(
+        description="(target words x source words), pooled like `words.attention`."
+    )
+
+
 class Alignment(BaseModel):
     source_tokens: list[str] = Field(description="Source subword pieces; the last is '</s>'.")
     target_tokens: list[str] = Field(description="Target subword pieces; the last is '</s>'.")
@@ -80,8 +105,56 @@ class Alignment(BaseModel):
     )
     words: WordLevel
     pharaoh: str = Field(
-        description="Hard word alignments 'i-j' (source-target, 0-based), end-of-sentence excluded."
+        description="Hard word alignments 'i-j' (source-target, 0-based), end-of-sentence "
+        "excluded, read off the matrix named by `pharaoh_source` with `link_rule`."
     )
+    pharaoh_source: Literal["attention", "alignment_head"] = Field(
+        "attention",
+        description="'alignment_head' when the model has a trained word-alignment head (its "
+        "probabilities are in `alignment_head`), else 'attention' (the model's alpha).",
+    )
+    link_rule: LinkRule = Field("argmax", description=LINK_RULE_DESCRIPTION)
+    alignment_head: HeadAlignment | None = Field(
+        None, description="The alignment head's probabilities, when the model has one."
+    )
+
+
+class AlignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    source: str | list[str] = Field(
+        description="One source text, or a list aligned pair by pair with `target`.",
+        examples=["In the beginning, God created the heavens and the earth."],
+    )
+    target: str | list[str] = Field(
+        description="Its translation (a list when `source` is one, of the same length).",
+        examples=["En el principio crió Dios los cielos y la tierra."],
+    )
+    source_lang: str | None = Field(None, description="Must be the model's source language.")
+    target_lang: str | None = Field(None, description="Must be the model's target language.")
+    link_rule: LinkRule | None = Field(None, description=LINK_RULE_DESCRIPTION)
+
+    @field_validator("source", "target")
+    @classmethod
+    def _check_texts(cls, value: str | list[str]) -> str | list[str]:
+        _as_list(value, "source or target")
+        return value
+
+    @model_validator(mode="after")
+    def _same_shape(self) -> AlignRequest:
+        if isinstance(self.source, list) != isinstance(self.target, list):
+            raise ValueError("source and target must both be strings or both be lists")
+        if isinstance(self.source, list) and len(self.source) != len(self.target):
+            raise ValueError(
+                f"source has {len(self.source)} texts but target has {len(self.target)}"
+            )
+        return self
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        return list(
+            zip(_as_list(self.source, "source"), _as_list(self.target, "target"), strict=True)
+        )
 
 
 class AlternativeOut(BaseModel):
@@ -108,6 +181,20 @@ class TranslationOut(BaseModel):
     )
 
 
+class AlignmentOut(BaseModel):
+    id: str = Field(description="Fetch the alignment document later at /v1/translations/{id}.")
+    source: str
+    target: str
+    score: float = Field(
+        description="Length-normalized log-probability of the target given the source."
+    )
+    token_scores: list[float] = Field(
+        description="Log-probability of each target piece (`alignment.target_tokens`)."
+    )
+    stored: bool = Field(description="False when the alignment store was unavailable.")
+    alignment: Alignment
+
+
 class ModelInfo(BaseModel):
     name: str
     version: str
@@ -122,11 +209,17 @@ class TranslateResponse(BaseModel):
     translations: list[TranslationOut]
 
 
+class AlignResponse(BaseModel):
+    model: ModelInfo
+    alignments: list[AlignmentOut]
+
+
 class DecodingOptions(BaseModel):
-    beam_size: int
-    n_best: int
+    beam_size: int | None = Field(description="None for a given (aligned) translation.")
+    n_best: int | None
     length_penalty: float
-    max_length_ratio: float
+    max_length_ratio: float | None
+    forced: bool = Field(False, description="True: the target was given, not decoded.")
 
 
 class AlignmentDocument(BaseModel):

@@ -14,10 +14,12 @@ import numpy as np
 
 __all__ = [
     "EOS",
+    "LINK_RULES",
     "WORD_BOUNDARY",
     "WordAlignment",
     "aggregate_to_words",
     "pharaoh",
+    "word_links",
     "word_spans",
     "word_strings",
 ]
@@ -101,16 +103,26 @@ def aggregate_to_words(
     )
 
 
-def pharaoh(
-    word_attention: np.ndarray, source_words: Sequence[str], target_words: Sequence[str]
-) -> str:
-    """Hard alignments as Pharaoh ``"i-j"`` pairs (source i, target j; 0-based).
+LINK_RULES = ("argmax", "intersection", "threshold")
+DEFAULT_THRESHOLD = 0.4
 
-    ``word_attention`` has shape (len(target_words), len(source_words)). Each target word
-    other than ``</s>`` is aligned to exactly one source word: the argmax of its row over
-    the source words other than ``</s>`` (ties go to the lowest index). ``</s>`` never
-    appears on either side. Pairs are sorted by (i, j) and joined with spaces.
+
+def word_links(
+    word_attention: np.ndarray,
+    source_words: Sequence[str],
+    target_words: Sequence[str],
+    rule: str = "argmax",
+    threshold: float = DEFAULT_THRESHOLD,
+) -> list[tuple[int, int]]:
+    """Hard links ``(source i, target j)`` read off a (target words x source words) matrix.
+
+    ``argmax``: each target word to the source word it gives most weight (ties to the lowest
+    index). ``intersection``: the argmax links that are also the best target word of their
+    source word (fewer, surer links). ``threshold``: every pair with weight >= ``threshold``.
+    ``</s>`` never appears on either side. Sorted by (i, j).
     """
+    if rule not in LINK_RULES:
+        raise ValueError(f"rule must be one of {LINK_RULES}, not {rule!r}")
     matrix = np.asarray(word_attention)
     expected = (len(target_words), len(source_words))
     if matrix.ndim != 2 or matrix.shape != expected:
@@ -121,7 +133,38 @@ def pharaoh(
     source_columns = [i for i, word in enumerate(source_words) if word != EOS]
     target_rows = [j for j, word in enumerate(target_words) if word != EOS]
     if not source_columns or not target_rows:
-        return ""
-    best = np.argmax(matrix[np.ix_(target_rows, source_columns)], axis=1)
-    pairs = sorted((source_columns[int(b)], j) for j, b in zip(target_rows, best, strict=True))
-    return " ".join(f"{i}-{j}" for i, j in pairs)
+        return []
+    inner = matrix[np.ix_(target_rows, source_columns)]
+    if rule == "threshold":
+        rows, columns = np.nonzero(inner >= threshold)
+        return sorted(
+            (source_columns[int(c)], target_rows[int(r)])
+            for r, c in zip(rows, columns, strict=True)
+        )
+    best_source = np.argmax(inner, axis=1)
+    links = [(source_columns[int(b)], j) for j, b in zip(target_rows, best_source, strict=True)]
+    if rule == "intersection":
+        best_target = np.argmax(inner, axis=0)
+        links = [
+            (i, j)
+            for (i, j), c in zip(links, best_source, strict=True)
+            if target_rows[int(best_target[int(c)])] == j
+        ]
+    return sorted(links)
+
+
+def format_pharaoh(links: Sequence[tuple[int, int]]) -> str:
+    return " ".join(f"{i}-{j}" for i, j in links)
+
+
+def pharaoh(
+    word_attention: np.ndarray,
+    source_words: Sequence[str],
+    target_words: Sequence[str],
+    rule: str = "argmax",
+    threshold: float = DEFAULT_THRESHOLD,
+) -> str:
+    """Hard alignments as Pharaoh ``"i-j"`` pairs (source i, target j; 0-based), by
+    :func:`word_links`; with the default ``argmax`` rule every target word other than
+    ``</s>`` is aligned to exactly one source word."""
+    return format_pharaoh(word_links(word_attention, source_words, target_words, rule, threshold))

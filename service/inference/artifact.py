@@ -37,6 +37,7 @@ class ModelArtifact:
     target_tokenizer_path: Path
     special_tokens: SpecialTokens
     precision: str
+    alignment_head_path: Path | None = None  # the word-alignment head graph, if the model has one
 
     @property
     def source_lang(self) -> str:
@@ -113,4 +114,9 @@ def load_artifact(directory: Path, precision: str = "fp32") -> ModelArtifact:
         ),
         special_tokens=special,
         precision=precision,
+        alignment_head_path=(
+            _require_file(directory, config["alignment_head"], "alignment_head")
+            if "alignment_head" in config
+            else None
+        ),
     )

@@ -1,7 +1,7 @@
 """Dynamic batching: concurrent requests are coalesced into shared decoding batches.
 
-Texts wait in a bounded queue for at most ``max_wait_ms`` or until ``max_batch_size``
-texts with the same search options are waiting; one worker runs each batch in a
+Texts (or pairs to align) wait in a bounded queue for at most ``max_wait_ms`` or until
+``max_batch_size`` items with the same options are waiting; one worker runs each batch in a
 thread, so the event loop never blocks on inference.
 """
 
@@ -11,14 +11,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from service.inference.search import SearchOptions
-
 log = logging.getLogger(__name__)
 
+Item = TypeVar("Item")  # a text to translate, or a (source, target) pair to align
 Result = TypeVar("Result")
 
 
@@ -38,9 +37,9 @@ class BatchingOptions:
 
 
 @dataclass
-class _Job(Generic[Result]):
-    texts: list[str]
-    options: SearchOptions
+class _Job(Generic[Item, Result]):
+    texts: list[Item]
+    options: Hashable  # jobs with equal options share a batch
     future: asyncio.Future[list[Result]]
     enqueued: float = field(default_factory=time.perf_counter)
 
@@ -48,17 +47,17 @@ class _Job(Generic[Result]):
 BatchObserver = Callable[[int, float], None]  # (batch size in texts, seconds)
 
 
-class Batcher(Generic[Result]):
+class Batcher(Generic[Item, Result]):
     def __init__(
         self,
-        run_batch: Callable[[list[str], SearchOptions], list[Result]],
+        run_batch: Callable[[list[Item], Hashable], list[Result]],
         options: BatchingOptions,
         on_batch: BatchObserver | None = None,
     ) -> None:
         self._run_batch = run_batch
         self.options = options
         self._on_batch = on_batch
-        self._pending: list[_Job[Result]] = []
+        self._pending: list[_Job[Item, Result]] = []
         self._wakeup = asyncio.Event()
         self._queued_texts = 0
         self._closing = False
@@ -72,14 +71,14 @@ class Batcher(Generic[Result]):
     def start(self) -> None:
         self._worker = asyncio.get_running_loop().create_task(self._work(), name="batcher")
 
-    async def submit(self, texts: list[str], options: SearchOptions) -> list[Result]:
+    async def submit(self, texts: list[Item], options: Hashable) -> list[Result]:
         if self._closing:
             raise ShuttingDown("the service is shutting down")
         if self._queued_texts + len(texts) > self.options.max_queue:
             raise Overloaded(
                 f"{self._queued_texts} texts are queued (limit {self.options.max_queue})"
             )
-        job: _Job[Result] = _Job(texts, options, asyncio.get_running_loop().create_future())
+        job: _Job[Item, Result] = _Job(texts, options, asyncio.get_running_loop().create_future())
         self._queued_texts += len(texts)
         self._pending.append(job)
         self._wakeup.set()
@@ -95,10 +94,10 @@ class Batcher(Generic[Result]):
         if self._worker is not None:
             await self._worker
 
-    def _take_batch(self) -> list[_Job[Result]]:
+    def _take_batch(self) -> list[_Job[Item, Result]]:
         """The oldest job plus later jobs with the same options, up to the batch size."""
         first = self._pending[0]
-        batch: list[_Job[Result]] = []
+        batch: list[_Job[Item, Result]] = []
         size = 0
         for job in list(self._pending):
             if job.options != first.options:
@@ -111,7 +110,7 @@ class Batcher(Generic[Result]):
             self._pending.remove(job)
         return batch
 
-    def _ready_size(self, options: SearchOptions) -> int:
+    def _ready_size(self, options: Hashable) -> int:
         return sum(len(job.texts) for job in self._pending if job.options == options)
 
     async def _work(self) -> None:

@@ -46,28 +46,30 @@ class EncoderPool:
             self._annotations.pop(sentence, None)
             self._keys.pop(sentence, None)
 
-    def _gather(self, rows: np.ndarray) -> dict[str, np.ndarray]:
-        """Padded (N, T, ...) encoder inputs for ``rows``; consecutive equal ids (the beams
-        of a sentence) are copied once and repeated."""
-        change = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        sentences = rows[change].tolist()
-        counts = np.diff(np.r_[change, rows.size])
-        width = max(self._annotations[s].shape[0] for s in sentences)
-        first = self._annotations[sentences[0]]
-        annotations = np.zeros((len(sentences), width, first.shape[1]), dtype=first.dtype)
-        keys = np.zeros(
-            (len(sentences), width, self._keys[sentences[0]].shape[1]), dtype=first.dtype
-        )
-        mask = np.zeros((len(sentences), width), dtype=bool)
-        for n, sentence in enumerate(sentences):
+    def batch(self, ids: list[int]) -> EncodedBatch:
+        """The encoder outputs of ``ids`` as a padded batch (no initial states)."""
+        width = max(self._annotations[s].shape[0] for s in ids)
+        first, first_keys = self._annotations[ids[0]], self._keys[ids[0]]
+        annotations = np.zeros((len(ids), width, first.shape[1]), dtype=first.dtype)
+        keys = np.zeros((len(ids), width, first_keys.shape[1]), dtype=first_keys.dtype)
+        mask = np.zeros((len(ids), width), dtype=bool)
+        for n, sentence in enumerate(ids):
             length = self._annotations[sentence].shape[0]
             annotations[n, :length] = self._annotations[sentence]
             keys[n, :length] = self._keys[sentence]
             mask[n, :length] = True
+        return EncodedBatch(annotations, keys, np.zeros((len(ids), 0), first.dtype), mask)
+
+    def _gather(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Padded (N, T, ...) encoder inputs for ``rows``; consecutive equal ids (the beams
+        of a sentence) are copied once and repeated."""
+        change = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        counts = np.diff(np.r_[change, rows.size])
+        batch = self.batch(rows[change].tolist())
         gathered = {
-            "annotations": np.repeat(annotations, counts, axis=0),
-            "keys": np.repeat(keys, counts, axis=0),
-            "src_mask": np.repeat(mask, counts, axis=0),
+            "annotations": np.repeat(batch.annotations, counts, axis=0),
+            "keys": np.repeat(batch.keys, counts, axis=0),
+            "src_mask": np.repeat(batch.mask, counts, axis=0),
         }
         return {k: v for k, v in gathered.items() if k in self.model.decoder_inputs}
 

@@ -85,6 +85,16 @@ class OnnxSeq2Seq:
             )
         except Exception as error:
             raise RuntimeError(f"{artifact.decoder_step_path}: cannot load ({error})") from error
+        self.head: ort.InferenceSession | None = None
+        if artifact.alignment_head_path is not None:
+            try:
+                self.head = ort.InferenceSession(
+                    str(artifact.alignment_head_path), session_options, providers=providers
+                )
+            except Exception as error:
+                raise RuntimeError(
+                    f"{artifact.alignment_head_path}: cannot load ({error})"
+                ) from error
         # A graph drops inputs it does not use (the no-attention baseline has no keys).
         self.decoder_inputs = {i.name for i in self.decoder.get_inputs()}
         # Graphs exported before the step ended in TopK: the top-k is taken in numpy.
@@ -104,6 +114,31 @@ class OnnxSeq2Seq:
         )
         mask = np.arange(src_tokens.shape[1])[None, :] < src_lengths[:, None]
         return EncodedBatch(annotations, keys, init_state, mask)
+
+    def align_words(
+        self, encoded: EncodedBatch, targets: list[list[int]], pad: int
+    ) -> list[np.ndarray]:
+        """The alignment head's probabilities for each sentence of ``encoded`` and its
+        target ids (ending with EOS): one (len(target), source length) matrix each."""
+        if self.head is None:
+            raise RuntimeError("this model has no alignment head")
+        lengths = np.array([len(target) for target in targets], dtype=np.int64)
+        tokens = np.full((len(targets), int(lengths.max())), pad, dtype=np.int64)
+        for row, target in enumerate(targets):
+            tokens[row, : len(target)] = target
+        (probabilities,) = self.head.run(
+            None,
+            {
+                "annotations": encoded.annotations,
+                "src_mask": encoded.mask,
+                "tgt_tokens": tokens,
+                "tgt_lengths": lengths,
+            },
+        )
+        source_lengths = encoded.mask.sum(axis=1)
+        return [
+            probabilities[row, : lengths[row], : source_lengths[row]] for row in range(len(targets))
+        ]
 
     def _encoder_feeds(self, encoded: EncodedBatch, rows: np.ndarray) -> dict[str, np.ndarray]:
         gathered = {

@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from service.inference.batcher import Overloaded, ShuttingDown
 from service.inference.search import Decoding
@@ -44,7 +44,7 @@ W = TypeVar("W", bound="HasDecodings")
 
 class RowCounted(Protocol):
     @property
-    def texts(self) -> list[str]: ...
+    def items(self) -> list[Any]: ...
 
     @property
     def rows(self) -> int: ...
@@ -147,7 +147,7 @@ class StepScheduler(Generic[Request, W, Result]):
     async def submit(self, request: Request) -> list[Result]:
         if self._closing:
             raise ShuttingDown("the service is shutting down")
-        texts = len(request.texts)
+        texts = len(request.items)
         if self._queued_texts + texts > self.options.max_queue:
             raise Overloaded(
                 f"{self._queued_texts} texts are queued (limit {self.options.max_queue})"
@@ -199,7 +199,7 @@ class StepScheduler(Generic[Request, W, Result]):
     def _wait_for_company(self) -> bool:
         """While idle: wait up to ``max_wait_ms`` for a full admission (lock held).
         False when the wait was cut short and the state must be looked at again."""
-        waiting_texts = sum(len(job.request.texts) for job in self._waiting)
+        waiting_texts = sum(len(job.request.items) for job in self._waiting)
         remaining = self._waiting[0].enqueued + self.options.max_wait_ms / 1000
         remaining -= time.perf_counter()
         if self._closing or waiting_texts >= self.options.max_admit_texts or remaining <= 0:
@@ -213,13 +213,13 @@ class StepScheduler(Generic[Request, W, Result]):
         texts = 0
         taken: list[_Job[Request, W, Result]] = []
         for job in self._waiting:
-            if texts + len(job.request.texts) > self.options.max_admit_texts and taken:
+            if texts + len(job.request.items) > self.options.max_admit_texts and taken:
                 break
             fits = rows + job.request.rows <= self.options.max_rows
             if fits or (not self._running and not taken):  # a job larger than the bound
                 taken.append(job)
                 rows += job.request.rows
-                texts += len(job.request.texts)
+                texts += len(job.request.items)
         for job in taken:
             self._waiting.remove(job)
         return taken
@@ -236,7 +236,7 @@ class StepScheduler(Generic[Request, W, Result]):
             job.work = work
         self._running.extend(jobs)
         if self._on_admit is not None:
-            texts = sum(len(job.request.texts) for job in jobs)
+            texts = sum(len(job.request.items) for job in jobs)
             self._on_admit(texts, time.perf_counter() - start)
 
     def _drop_cancelled(self) -> None:

@@ -107,7 +107,7 @@ class Hypothesis:
     token_log_probs: list[float] | None = None
 
 
-def _normalize(log_prob: float, length: int, penalty: float) -> float:
+def normalize_score(log_prob: float, length: int, penalty: float) -> float:
     return log_prob / (length**penalty) if penalty else log_prob
 
 
@@ -193,7 +193,7 @@ class GreedyDecoding(Decoding):
         return [
             Hypothesis(
                 self.tokens,
-                _normalize(self.log_prob, len(self.tokens), self.options.length_penalty),
+                normalize_score(self.log_prob, len(self.tokens), self.options.length_penalty),
                 self.log_prob,
                 np.stack(self.attention),
                 self.candidates if self.options.candidates else None,
@@ -289,7 +289,7 @@ class BeamDecoding(Decoding):
                     self.finished.append(
                         Hypothesis(
                             tokens,
-                            _normalize(score, t + 1, self.options.length_penalty),
+                            normalize_score(score, t + 1, self.options.length_penalty),
                             score,
                             attention,
                             candidate_lists,
@@ -359,7 +359,7 @@ class ForcedDecoding(Decoding):
         return [
             Hypothesis(
                 self.target,
-                _normalize(log_prob, len(self.target), self.length_penalty),
+                normalize_score(log_prob, len(self.target), self.length_penalty),
                 log_prob,
                 np.stack(self.attention),
                 token_log_probs=self.token_log_probs,

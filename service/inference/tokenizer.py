@@ -16,6 +16,8 @@ class TokenizerError(ValueError):
 
 @dataclass(frozen=True)
 class EncodedSource:
+    """The ids and pieces of one text (source, or a given target)."""
+
     ids: list[int]  # ends with EOS
     pieces: list[str]  # ends with "</s>"
 
@@ -35,6 +37,12 @@ class Tokenizer:
     def encode_source(self, text: str) -> EncodedSource:
         ids = list(self.source.encode(text))
         pieces = [self.source.id_to_piece(i) for i in ids]
+        return EncodedSource([*ids, self.eos_id], [*pieces, EOS_PIECE])
+
+    def encode_target(self, text: str) -> EncodedSource:
+        """A given translation as the decoder would have produced it: pieces, then EOS."""
+        ids = list(self.target.encode(text))
+        pieces = [self.target.id_to_piece(i) for i in ids]
         return EncodedSource([*ids, self.eos_id], [*pieces, EOS_PIECE])
 
     def target_pieces(self, ids: list[int]) -> list[str]:

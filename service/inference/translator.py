@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from service.inference.alignment import WordAlignment, aggregate_to_words, pharaoh
+from service.inference.alignment import (
+    DEFAULT_THRESHOLD,
+    LINK_RULES,
+    WordAlignment,
+    aggregate_to_words,
+    pharaoh,
+)
 from service.inference.artifact import ModelArtifact, load_artifact
 from service.inference.pool import EncoderPool
 from service.inference.runtime import OnnxSeq2Seq, RuntimeOptions
@@ -22,15 +29,30 @@ from service.inference.search import (
 )
 from service.inference.tokenizer import EncodedSource, Tokenizer
 
+ATTENTION, ALIGNMENT_HEAD = "attention", "alignment_head"
+
 
 class InputTooLong(ValueError):
-    """A text has more source tokens than the service accepts."""
+    """A text has more source (or given target) tokens than the service accepts."""
 
 
 @dataclass(frozen=True)
-class Alternative:
-    text: str
-    score: float
+class AlignOptions:
+    """Options of a teacher-forced pass over given translations."""
+
+    length_penalty: float = 1.0  # score / length**length_penalty, as in search
+
+
+@dataclass(frozen=True)
+class LinkPolicy:
+    """How hard word links are read off the alignment matrices (see ``word_links``)."""
+
+    rule: str = "argmax"
+    threshold: float = DEFAULT_THRESHOLD
+
+    def __post_init__(self) -> None:
+        if self.rule not in LINK_RULES:
+            raise ValueError(f"link rule must be one of {LINK_RULES}, not {self.rule!r}")
 
 
 @dataclass(frozen=True)
@@ -39,6 +61,12 @@ class Candidate:
 
     token: str
     logprob: float
+
+
+@dataclass(frozen=True)
+class Alternative:
+    text: str
+    score: float
 
 
 @dataclass(frozen=True)
@@ -52,33 +80,44 @@ class Translation:
     attention: np.ndarray  # (len(target_tokens), len(source_tokens)), rows sum to 1
     words: WordAlignment
     pharaoh: str
-    # With SearchOptions.candidates = k: per target token, the k best pieces of its step.
+    # The alignment head's probabilities, when the model has one: pieces and words.
+    head_attention: np.ndarray | None = None
+    head_words: WordAlignment | None = None
+    pharaoh_source: str = ATTENTION  # the matrix the Pharaoh links come from
+    link_rule: str = "argmax"
+    token_scores: np.ndarray | None = None  # log p of each target piece (aligned pairs)
+    # With SearchOptions.candidates = k: per target piece, the k best pieces of its step.
     candidates: list[list[Candidate]] | None = None
-    # Forced decoding: the log-probability of each target token.
-    token_scores: list[float] | None = None
+
+    def relinked(self, policy: LinkPolicy) -> Translation:
+        """The same translation with its Pharaoh links read by another rule."""
+        words = self.head_words if self.head_words is not None else self.words
+        links = pharaoh(words.attention, words.source, words.target, policy.rule, policy.threshold)
+        return replace(self, pharaoh=links, link_rule=policy.rule)
 
 
 @dataclass(frozen=True)
 class DecodeRequest:
-    """Texts to decode together with one set of options; with ``targets``, the decoder is
-    forced along those known translations instead of searching."""
+    """Items decoded with one set of options: texts to translate (:class:`SearchOptions`)
+    or (source, target) pairs to align, teacher-forced (:class:`AlignOptions`)."""
 
-    texts: list[str]
-    options: SearchOptions
-    targets: list[str] | None = None
+    items: list[Any]
+    options: SearchOptions | AlignOptions
 
     @property
     def rows(self) -> int:
-        """Decoder rows per step while all its texts decode."""
-        return len(self.texts) * (1 if self.targets is not None else self.options.beam_size)
+        """Decoder rows per step while all its items decode."""
+        beam = self.options.beam_size if isinstance(self.options, SearchOptions) else 1
+        return len(self.items) * beam
 
 
 @dataclass
 class Work:
-    """A request being decoded: its sources and one decoding per text."""
+    """A request being decoded: its sources, given targets (align) and one decoding each."""
 
     request: DecodeRequest
     sources: list[EncodedSource]
+    targets: list[EncodedSource] | None
     decodings: list[Decoding]
 
 
@@ -94,7 +133,8 @@ class Translator:
         self.model = model
         self.tokenizer = tokenizer
         self.max_source_tokens = max_source_tokens
-        self.pool = EncoderPool(model)
+        self.link_policy = default_link_policy(artifact, model.head is not None)
+        self.pool = EncoderPool(model)  # encoder outputs of the sentences being decoded
 
     @classmethod
     def from_directory(
@@ -121,33 +161,41 @@ class Translator:
     def provider(self) -> str:
         return self.model.provider
 
+    @property
+    def has_alignment_head(self) -> bool:
+        return self.model.head is not None
+
+    def _check_length(self, encoded: list[EncodedSource], side: str) -> None:
+        for n, item in enumerate(encoded):
+            if len(item.ids) > self.max_source_tokens:
+                raise InputTooLong(
+                    f"{side} {n} has {len(item.ids)} tokens; the limit is {self.max_source_tokens}"
+                )
+
     def encode_sources(self, texts: list[str]) -> list[EncodedSource]:
         """Tokenize the sources; raises :class:`InputTooLong` past the token limit."""
         encoded = [self.tokenizer.encode_source(text) for text in texts]
-        for n, source in enumerate(encoded):
-            if len(source.ids) > self.max_source_tokens:
-                raise InputTooLong(
-                    f"text {n} has {len(source.ids)} source tokens; "
-                    f"the limit is {self.max_source_tokens}"
-                )
+        self._check_length(encoded, "text")
+        return encoded
+
+    def encode_targets(self, texts: list[str]) -> list[EncodedSource]:
+        """Tokenize given translations; raises :class:`InputTooLong` past the token limit."""
+        encoded = [self.tokenizer.encode_target(text) for text in texts]
+        self._check_length(encoded, "target")
         return encoded
 
     def translate(self, texts: list[str], options: SearchOptions) -> list[Translation]:
         """Translate a batch of texts together; results in input order."""
-        if not texts:
-            return []
-        [work] = self.begin([DecodeRequest(texts, options)])
-        return self.run_to_end(work)
+        return self.run_to_end(DecodeRequest(texts, options)) if texts else []
 
-    def align(self, sources: list[str], targets: list[str]) -> list[Translation]:
-        """Teacher-forced decoding of known translations: their attention and the
-        log-probability of each target piece (``token_scores``)."""
-        if not sources:
-            return []
-        [work] = self.begin([DecodeRequest(sources, SearchOptions(beam_size=1), targets)])
-        return self.run_to_end(work)
+    def align(self, pairs: list[tuple[str, str]], options: AlignOptions) -> list[Translation]:
+        """Run the model teacher-forced over given translations: the attention it pays and
+        the log-probability it gives each target piece; results in input order."""
+        return self.run_to_end(DecodeRequest(pairs, options)) if pairs else []
 
-    def run_to_end(self, work: Work) -> list[Translation]:
+    def run_to_end(self, request: DecodeRequest) -> list[Translation]:
+        """Decode one request alone, step after step until all its items are done."""
+        [work] = self.begin([request])
         try:
             live = list(work.decodings)
             while live:
@@ -158,104 +206,159 @@ class Translator:
             self.release(work)
 
     def begin(self, requests: list[DecodeRequest]) -> list[Work]:
-        """Encode the texts of all ``requests`` in one encoder run and start their decoding."""
-        encoded = [self.encode_sources(request.texts) for request in requests]
-        sources = [source for batch in encoded for source in batch]
-        lengths = np.array([len(s.ids) for s in sources], dtype=np.int64)
+        """Encode the sources of all ``requests`` in one encoder run and start decoding them.
+        Raises :class:`InputTooLong` past the token limit."""
+        works = []
+        for request in requests:
+            if isinstance(request.options, AlignOptions):
+                sources = self.encode_sources([source for source, _ in request.items])
+                targets: list[EncodedSource] | None = self.encode_targets(
+                    [target for _, target in request.items]
+                )
+            else:
+                sources, targets = self.encode_sources(request.items), None
+            works.append(Work(request, sources, targets, []))
+        every = [source for work in works for source in work.sources]
+        lengths = np.array([len(s.ids) for s in every], dtype=np.int64)
         special = self.artifact.special_tokens
-        tokens = np.full((len(sources), int(lengths.max())), special.pad, dtype=np.int64)
-        for row, source in enumerate(sources):
+        tokens = np.full((len(every), int(lengths.max())), special.pad, dtype=np.int64)
+        for row, source in enumerate(every):
             tokens[row, : len(source.ids)] = source.ids
         batch = self.model.encode(tokens, lengths)
-        ids = self.pool.add(batch, lengths)
-        works, row = [], 0
-        for request, request_sources in zip(requests, encoded, strict=True):
-            decodings: list[Decoding] = []
-            targets = None if request.targets is None else self.encode_targets(request.targets)
-            for n, source in enumerate(request_sources):
-                if targets is None:
-                    decodings.append(
-                        new_decoding(
-                            ids[row],
-                            batch.init_state[row],
+        ids = iter(zip(self.pool.add(batch, lengths), batch.init_state, strict=True))
+        for work in works:
+            options = work.request.options
+            for n, source in enumerate(work.sources):
+                sentence, init_state = next(ids)
+                if isinstance(options, AlignOptions):
+                    assert work.targets is not None
+                    work.decodings.append(
+                        ForcedDecoding(
+                            sentence,
+                            init_state,
                             len(source.ids),
+                            work.targets[n].ids,
                             special.bos,
-                            special.eos,
-                            request.options,
+                            options.length_penalty,
                         )
                     )
                 else:
-                    decodings.append(
-                        ForcedDecoding(
-                            ids[row],
-                            batch.init_state[row],
-                            len(source.ids),
-                            targets[n],
-                            special.bos,
-                            request.options.length_penalty,
+                    work.decodings.append(
+                        new_decoding(
+                            sentence, init_state, len(source.ids), special.bos, special.eos, options
                         )
                     )
-                row += 1
-            works.append(Work(request, request_sources, decodings))
         return works
-
-    def encode_targets(self, texts: list[str]) -> list[list[int]]:
-        """Target ids of known translations, each ending with EOS."""
-        eos = self.artifact.special_tokens.eos
-        return [[*self.tokenizer.target.encode(text), eos] for text in texts]
 
     def step(self, decodings: list[Decoding]) -> None:
         """One decoder step for any mix of decodings begun by this translator."""
         step_decodings(self.pool.step, decodings)
 
     def finish(self, work: Work) -> list[Translation]:
-        """The translations of a work whose decodings are all done."""
-        return [
-            self._result(text, source.pieces, decoding.result())
-            for text, source, decoding in zip(
-                work.request.texts, work.sources, work.decodings, strict=True
+        """The results of a work whose decodings are all done (before :meth:`release`)."""
+        best = [decoding.result() for decoding in work.decodings]
+        heads = self._head_matrices(work, [hyps[0].tokens for hyps in best])
+        results = []
+        for item, source, hyps, head in zip(
+            work.request.items, work.sources, best, heads, strict=True
+        ):
+            if isinstance(work.request.options, AlignOptions):
+                source_text, target_text = item
+                [path] = hyps
+                result = self._result(
+                    source_text, source.pieces, path.tokens, path.score, path.attention, head, []
+                )
+                scores = np.array(path.token_log_probs)
+                results.append(replace(result, text=target_text, token_scores=scores))
+                continue
+            result = self._result(
+                item,
+                source.pieces,
+                hyps[0].tokens,
+                hyps[0].score,
+                hyps[0].attention,
+                head,
+                [Alternative(self.tokenizer.decode_target(h.tokens), h.score) for h in hyps[1:]],
             )
-        ]
+            results.append(replace(result, candidates=self._candidates(hyps[0])))
+        return results
 
     def release(self, work: Work) -> None:
         """Forget the encoder outputs of a work (done, failed or cancelled)."""
         self.pool.remove([d.source_row for d in work.decodings])
 
-    def _result(
-        self, text: str, source_pieces: list[str], hypotheses: list[Hypothesis]
-    ) -> Translation:
-        best = hypotheses[0]
-        target_pieces = self.tokenizer.target_pieces(best.tokens)
-        words = aggregate_to_words(best.attention, source_pieces, target_pieces)
-        return Translation(
-            source=text,
-            text=self.tokenizer.decode_target(best.tokens),
-            score=best.score,
-            alternatives=[
-                Alternative(self.tokenizer.decode_target(h.tokens), h.score) for h in hypotheses[1:]
-            ],
-            source_tokens=source_pieces,
-            target_tokens=target_pieces,
-            attention=best.attention,
-            words=words,
-            pharaoh=pharaoh(words.attention, words.source, words.target),
-            candidates=None if best.candidates is None else self._candidates(best.candidates),
-            token_scores=best.token_log_probs,
-        )
-
-    def _candidates(self, steps: list[list[tuple[int, float]]]) -> list[list[Candidate]]:
+    def _candidates(self, hypothesis: Hypothesis) -> list[list[Candidate]] | None:
+        if hypothesis.candidates is None:
+            return None
         pieces = self.tokenizer.target_pieces
         return [
             [
                 Candidate(piece, logprob)
                 for piece, (_, logprob) in zip(pieces([i for i, _ in step]), step, strict=True)
             ]
-            for step in steps
+            for step in hypothesis.candidates
         ]
 
+    def _head_matrices(self, work: Work, targets: list[list[int]]) -> list[np.ndarray | None]:
+        if self.model.head is None:
+            return [None] * len(targets)
+        batch = self.pool.batch([d.source_row for d in work.decodings])
+        return list(self.model.align_words(batch, targets, self.artifact.special_tokens.pad))
+
+    def _result(
+        self,
+        text: str,
+        source_pieces: list[str],
+        target_ids: list[int],
+        score: float,
+        attention: np.ndarray,
+        head: np.ndarray | None,
+        alternatives: list[Alternative],
+    ) -> Translation:
+        target_pieces = self.tokenizer.target_pieces(target_ids)
+        words = aggregate_to_words(attention, source_pieces, target_pieces)
+        head_words = (
+            aggregate_to_words(head, source_pieces, target_pieces) if head is not None else None
+        )
+        links_from = head_words if head_words is not None else words
+        policy = self.link_policy
+        return Translation(
+            source=text,
+            text=self.tokenizer.decode_target(target_ids),
+            score=score,
+            alternatives=alternatives,
+            source_tokens=source_pieces,
+            target_tokens=target_pieces,
+            attention=attention,
+            words=words,
+            pharaoh=pharaoh(
+                links_from.attention,
+                links_from.source,
+                links_from.target,
+                policy.rule,
+                policy.threshold,
+            ),
+            head_attention=head,
+            head_words=head_words,
+            pharaoh_source=ALIGNMENT_HEAD if head_words is not None else ATTENTION,
+            link_rule=policy.rule,
+        )
+
     def warm_up(self) -> float:
-        """Run one greedy and one beam translation; returns the seconds it took."""
+        """Run one greedy and one beam translation and one alignment; returns the seconds
+        it took."""
         start = time.perf_counter()
         self.translate(["warm up"], SearchOptions(beam_size=1))
         self.translate(["warm up the model"], SearchOptions(beam_size=2))
+        self.align([("warm up", "warm up")], AlignOptions())
         return time.perf_counter() - start
+
+
+def default_link_policy(artifact: ModelArtifact, has_head: bool) -> LinkPolicy:
+    """The link rule chosen on the dev set when the model was evaluated
+    (``model_config.json``: ``links``), else argmax per target word."""
+    chosen = artifact.config.get("links", {})
+    entry = chosen.get(ALIGNMENT_HEAD if has_head else ATTENTION, {})
+    return LinkPolicy(
+        str(entry.get("rule", "argmax")), float(entry.get("threshold", DEFAULT_THRESHOLD))
+    )

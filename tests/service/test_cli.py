@@ -28,8 +28,9 @@ def test_translate_prints_the_translation_and_its_word_alignment(tiny_artifact: 
     lines = result.stdout.splitlines()
     assert lines[0] == expected.text
     assert lines[1].startswith("score ")
-    assert len(lines[2:]) == len(expected.pharaoh.split())
-    assert all("->" in line for line in lines[2:])
+    assert lines[2] == f"links from {expected.pharaoh_source} ({expected.link_rule})"
+    assert len(lines[3:]) == len(expected.pharaoh.split())
+    assert all("->" in line for line in lines[3:])
 
 
 def test_a_missing_model_directory_is_named_at_start_up(tmp_path: Path) -> None:

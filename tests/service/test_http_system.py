@@ -111,6 +111,7 @@ def test_openapi_documents_the_translate_request(shared_server: LiveServer) -> N
         "n_best",
         "return_attention",
         "return_candidates",
+        "link_rule",
     }
     assert set(request["properties"]) == fields
     assert request["required"] == ["text"]

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from service.api.checks import check_languages, check_sizes, store_documents
 from service.api.deps import Ready, require_api_key
 from service.api.documents import alignment_document, model_info
 from service.api.errors import ApiError
 from service.api.schemas import ErrorResponse, TranslateRequest, TranslateResponse
-from service.inference.translator import DecodeRequest
-from service.storage import AlignmentStore, StoreUnavailable
+from service.inference.translator import DecodeRequest, LinkPolicy
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["translation"], dependencies=[Depends(require_api_key)])
@@ -24,43 +23,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _store_all(store: AlignmentStore, documents: list[dict[str, Any]]) -> None:
-    for document in documents:
-        store.put(document["id"], document)
-
-
 @router.post("/translate", response_model=TranslateResponse, responses=ERRORS)
 async def translate(request: TranslateRequest, state: Ready) -> dict[str, Any]:
     """Translate one text or a batch, with each translation's attention and word alignment."""
     settings = state.settings
-    translator, scheduler, store = state.translator, state.scheduler, state.store
-    assert translator is not None and scheduler is not None and store is not None
-    artifact = translator.artifact
-    for field, given, expected in (
-        ("source_lang", request.source_lang, artifact.source_lang),
-        ("target_lang", request.target_lang, artifact.target_lang),
-    ):
-        if given is not None and given != expected:
-            raise ApiError(
-                422,
-                "unsupported_language",
-                f"{field} {given!r} is not served; this model translates "
-                f"{artifact.source_lang} to {artifact.target_lang}",
-            )
+    translator, scheduler = state.translator, state.scheduler
+    assert translator is not None and scheduler is not None
+    check_languages(state, request.source_lang, request.target_lang)
     texts = request.texts
-    if len(texts) > settings.max_texts:
-        raise ApiError(
-            413,
-            "too_many_texts",
-            f"{len(texts)} texts given; at most {settings.max_texts} per request",
-        )
-    for n, text in enumerate(texts):
-        if len(text) > settings.max_chars:
-            raise ApiError(
-                413,
-                "text_too_long",
-                f"text {n} has {len(text)} characters; the limit is {settings.max_chars}",
-            )
+    check_sizes(state, texts)
     beam_size = request.beam_size or settings.default_beam_size
     if beam_size > settings.max_beam_size:
         raise ApiError(
@@ -75,16 +46,13 @@ async def translate(request: TranslateRequest, state: Ready) -> dict[str, Any]:
     state.metrics.source_tokens.inc(sum(len(s.ids) for s in sources))
 
     translations = await scheduler.submit(DecodeRequest(texts, options))
+    if request.link_rule is not None:
+        policy = LinkPolicy(request.link_rule, translator.link_policy.threshold)
+        translations = [t.relinked(policy) for t in translations]
     state.metrics.target_tokens.inc(sum(len(t.target_tokens) for t in translations))
     model = model_info(state)
     documents = [alignment_document(uuid.uuid4().hex, t, model, options) for t in translations]
-    stored = True
-    try:
-        await asyncio.to_thread(_store_all, store, documents)
-    except StoreUnavailable as error:
-        stored = False
-        state.metrics.store_failures.inc(len(documents))
-        log.warning("alignment documents not stored: %s", error)
+    stored = await store_documents(state, documents)
     return {
         "model": model,
         "translations": [
