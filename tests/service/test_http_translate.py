@@ -285,3 +285,21 @@ def test_other_language_pairs_are_refused(
     )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "unsupported_language"
+
+
+def test_align_scores_given_translations_through_the_scheduler(
+    shared_server: LiveServer, in_process: Translator
+) -> None:
+    [translation] = translate(shared_server, text=TEXTS[0], beam_size=1)["translations"]
+    response = httpx.post(
+        f"{shared_server.url}/v1/align",
+        json={"source": TEXTS[0], "target": translation["text"]},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    [aligned] = response.json()["alignments"]
+    tokens = aligned["alignment"]["target_tokens"]
+    assert len(aligned["token_scores"]) == len(tokens)
+    attention, log_prob = force_decode(in_process, TEXTS[0], tokens)
+    np.testing.assert_allclose(aligned["alignment"]["attention"], attention, atol=1e-5)
+    assert sum(aligned["token_scores"]) == pytest.approx(log_prob, abs=1e-4)

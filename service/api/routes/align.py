@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from service.api.checks import check_languages, check_sizes, store_documents
 from service.api.deps import Ready, require_api_key
-from service.api.documents import alignment_document, model_info
+from service.api.documents import alignment_document, json_bytes, matrix, model_info
 from service.api.schemas import AlignRequest, AlignResponse, ErrorResponse
 from service.inference.translator import AlignOptions, DecodeRequest, LinkPolicy
 
@@ -21,7 +21,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/align", response_model=AlignResponse, responses=ERRORS)
-async def align(request: AlignRequest, state: Ready) -> dict[str, Any]:
+async def align(request: AlignRequest, state: Ready) -> Response:
     """Align given translation pairs: the model runs teacher-forced over each target and
     answers its attention, word alignment and the log-probability of every target piece
     (useful for quality estimation and reranking). Stored like translations."""
@@ -44,7 +44,7 @@ async def align(request: AlignRequest, state: Ready) -> dict[str, Any]:
     model = model_info(state)
     documents = [alignment_document(uuid.uuid4().hex, a, model, options) for a in aligned]
     stored = await store_documents(state, documents)
-    return {
+    body = {
         "model": model,
         "alignments": [
             {
@@ -52,12 +52,11 @@ async def align(request: AlignRequest, state: Ready) -> dict[str, Any]:
                 "source": a.source,
                 "target": a.text,
                 "score": a.score,
-                "token_scores": [
-                    float(x) for x in (a.token_scores if a.token_scores is not None else [])
-                ],
+                "token_scores": [] if a.token_scores is None else matrix(a.token_scores),
                 "stored": stored,
                 "alignment": document["alignment"],
             }
             for a, document in zip(aligned, documents, strict=True)
         ],
     }
+    return Response(json_bytes(body), media_type="application/json")

@@ -6,11 +6,11 @@ import logging
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from service.api.checks import check_languages, check_sizes, store_documents
 from service.api.deps import Ready, require_api_key
-from service.api.documents import alignment_document, model_info
+from service.api.documents import alignment_document, json_bytes, model_info
 from service.api.errors import ApiError
 from service.api.schemas import ErrorResponse, TranslateRequest, TranslateResponse
 from service.inference.translator import DecodeRequest, LinkPolicy
@@ -24,7 +24,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/translate", response_model=TranslateResponse, responses=ERRORS)
-async def translate(request: TranslateRequest, state: Ready) -> dict[str, Any]:
+async def translate(request: TranslateRequest, state: Ready) -> Response:
     """Translate one text or a batch, with each translation's attention and word alignment."""
     settings = state.settings
     translator, scheduler = state.translator, state.scheduler
@@ -53,7 +53,7 @@ async def translate(request: TranslateRequest, state: Ready) -> dict[str, Any]:
     model = model_info(state)
     documents = [alignment_document(uuid.uuid4().hex, t, model, options) for t in translations]
     stored = await store_documents(state, documents)
-    return {
+    body = {
         "model": model,
         "translations": [
             {
@@ -73,3 +73,4 @@ async def translate(request: TranslateRequest, state: Ready) -> dict[str, Any]:
             for t, document in zip(translations, documents, strict=True)
         ],
     }
+    return Response(json_bytes(body), media_type="application/json")
