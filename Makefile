@@ -6,7 +6,7 @@ DATA ?= work/data
 RUNS ?= work/runs
 MODEL ?= models/en-es
 
-.PHONY: install install-dev serve test lint typecheck pytest bench prepare train export evaluate container-smoke
+.PHONY: install install-dev serve test lint typecheck pytest bench gpu-check prepare train export evaluate container-smoke
 
 install:
 	$(PYTHON) -m pip install -q -e .
@@ -32,6 +32,11 @@ test: install-dev lint typecheck pytest
 
 bench: install-dev
 	$(PYTHON) -m bench.load --model $(MODEL)
+
+# On a machine with an NVIDIA GPU: onnxruntime-gpu, the service on CUDA, the bench against
+# PyTorch eager on the same GPU at batch 1, 64 and 256.
+gpu-check:
+	PYTHON=$(PYTHON) MODEL=$(MODEL) bash scripts/gpu-check.sh
 
 # The pipeline that made the bundled model (see README for running times).
 prepare:
