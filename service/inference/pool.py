@@ -13,7 +13,7 @@ import itertools
 
 import numpy as np
 
-from service.inference.runtime import EncodedBatch, OnnxSeq2Seq
+from service.inference.runtime import EncodedBatch, EncoderFeeds, OnnxSeq2Seq
 from service.inference.search import StepOutput
 
 
@@ -26,7 +26,7 @@ class EncoderPool:
         self._annotations: dict[int, np.ndarray] = {}  # (T, 2H)
         self._keys: dict[int, np.ndarray] = {}  # (T, A)
         self._cached_rows: np.ndarray | None = None
-        self._encoder_feeds: dict[str, np.ndarray] = {}
+        self._encoder_feeds: EncoderFeeds = {}
 
     def __len__(self) -> int:
         return len(self._annotations)
@@ -79,5 +79,5 @@ class EncoderPool:
         """One decoder step; ``rows`` are pool ids (a search ``StepFunction``)."""
         if self._cached_rows is None or not np.array_equal(rows, self._cached_rows):
             self._cached_rows = rows.copy()
-            self._encoder_feeds = self._gather(rows)
+            self._encoder_feeds = self.model.place(self._gather(rows))
         return self.model.run_step(self._encoder_feeds, prev, state, gather, k)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -31,10 +32,17 @@ class RuntimeOptions:
     # Spinning worker threads answer faster but burn the cores between runs, which the
     # event loop, the tokenizer and the search need: off unless measured to help.
     spin_threads: bool = False
+    # Bind inputs and outputs (ONNX Runtime IO binding): the encoder inputs of a step are
+    # placed on the device once per change of rows, and only the top-k, gathered
+    # log-probabilities, state and attention come back. None: on for CUDA only.
+    io_binding: bool | None = None
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, not {self.device!r}")
+
+
+EncoderFeeds = dict[str, Any]  # numpy arrays, or ONNX Runtime values placed on the device
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,9 @@ class OnnxSeq2Seq:
         # Graphs exported before the step ended in TopK: the top-k is taken in numpy.
         self.has_top_k = "top_k" in self.decoder_inputs
         self.provider = self.decoder.get_providers()[0]
+        on_cuda = self.provider == CUDA_PROVIDER
+        self.io_binding = on_cuda if options.io_binding is None else options.io_binding
+        self._device = ("cuda", 0) if on_cuda else ("cpu", 0)
         if (
             options.device == "auto"
             and CUDA_PROVIDER in ort.get_available_providers()
@@ -176,38 +187,61 @@ class OnnxSeq2Seq:
 
         return step
 
+    def place(self, encoder_feeds: dict[str, np.ndarray]) -> EncoderFeeds:
+        """Encoder inputs of a step where the decoder runs: with IO binding, copied to the
+        device once here (per change of rows), not at every step."""
+        if not self.io_binding or not self.has_top_k:
+            return dict(encoder_feeds)
+        device, index = self._device
+        return {
+            name: ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(value), device, index)
+            for name, value in encoder_feeds.items()
+        }
+
     def run_step(
         self,
-        encoder_feeds: dict[str, np.ndarray],
+        encoder_feeds: EncoderFeeds,
         prev_tokens: np.ndarray,
         state: np.ndarray,
         gather: np.ndarray,
         k: int,
     ) -> StepOutput:
         """One decoder step that brings back only the top-k of each row, the gathered
-        log-probabilities, the state and the attention."""
-        feeds = {
-            **encoder_feeds,
+        log-probabilities, the state and the attention (never the distribution)."""
+        step_feeds = {
             "prev_tokens": prev_tokens,
             "state": np.ascontiguousarray(state, dtype=np.float32),
             "gather_tokens": gather,
             "top_k": np.array([k], dtype=np.int64),
         }
         if not self.has_top_k:
-            del feeds["gather_tokens"], feeds["top_k"]
+            feeds = {**encoder_feeds, "prev_tokens": prev_tokens, "state": step_feeds["state"]}
             log_probs, new_state, attention = self.decoder.run(
                 ["log_probs", "new_state", "attention"], feeds
             )
             values, ids = top_k(log_probs, k)
             gathered = log_probs[np.arange(gather.size), gather]
             return StepOutput(values, ids, gathered, new_state, attention)
-        return StepOutput(*self.decoder.run(STEP_OUTPUTS, feeds))
+        if not self.io_binding:
+            return StepOutput(*self.decoder.run(STEP_OUTPUTS, {**encoder_feeds, **step_feeds}))
+        binding = self.decoder.io_binding()
+        for name, value in encoder_feeds.items():
+            if isinstance(value, ort.OrtValue):
+                binding.bind_ortvalue_input(name, value)
+            else:
+                binding.bind_cpu_input(name, value)
+        for name, array in step_feeds.items():
+            binding.bind_cpu_input(name, array)
+        for name in STEP_OUTPUTS:  # log_probs is not bound: it never leaves the device
+            binding.bind_output(name, "cpu")
+        self.decoder.run_with_iobinding(binding)
+        return StepOutput(*binding.copy_outputs_to_cpu())
 
     def top_k_step_function(self, encoded: EncodedBatch) -> StepFunction:
         """A search step over ``encoded``: the top-k of each row, not the distribution. The
         per-row encoder outputs are gathered only when the set of rows changes."""
         cached_rows: np.ndarray | None = None
-        encoder_feeds: dict[str, np.ndarray] = {}
+        encoder_feeds: EncoderFeeds = {}
 
         def step(
             prev_tokens: np.ndarray, state: np.ndarray, rows: np.ndarray, gather: np.ndarray, k: int
@@ -215,7 +249,7 @@ class OnnxSeq2Seq:
             nonlocal cached_rows, encoder_feeds
             if cached_rows is None or not np.array_equal(rows, cached_rows):
                 cached_rows = rows.copy()
-                encoder_feeds = self._encoder_feeds(encoded, rows)
+                encoder_feeds = self.place(self._encoder_feeds(encoded, rows))
             return self.run_step(encoder_feeds, prev_tokens, state, gather, k)
 
         return step

@@ -73,3 +73,21 @@ def test_bundled_model_graphs_search_as_before(precision: str, beam_size: int) -
         BUNDLED, precision, RuntimeOptions(device="cpu", intra_op_threads=1)
     )
     compare(translator, SENTENCES[::10], SearchOptions(beam_size=beam_size))
+
+
+@pytest.mark.parametrize("beam_size", [1, 4])
+def test_io_binding_gives_what_plain_runs_give(tiny_artifact: Path, beam_size: int) -> None:
+    """The IO-bound step (the CUDA path) against plain ``run`` calls, on the CPU."""
+    texts = SENTENCES[:12]
+    options = SearchOptions(beam_size=beam_size, candidates=3)
+    results = []
+    for io_binding in (True, False):
+        runtime = RuntimeOptions(device="cpu", intra_op_threads=1, io_binding=io_binding)
+        translator = Translator.from_directory(tiny_artifact, runtime=runtime)
+        assert translator.model.io_binding is io_binding
+        results.append(translator.translate(texts, options))
+    for bound, plain in zip(*results, strict=True):
+        assert bound.target_tokens == plain.target_tokens
+        assert bound.score == plain.score
+        assert bound.candidates == plain.candidates
+        np.testing.assert_array_equal(bound.attention, plain.attention)
