@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import Any
 
 from model_export import corpus
 
@@ -91,6 +92,15 @@ def _word_align(args: argparse.Namespace) -> None:
     print(align_corpus(args.data))
 
 
+def _training_record(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **dict(checkpoint["train_config"]),
+        "epochs": checkpoint["epoch"],  # trained, not the configured maximum
+        "best_dev_bleu": checkpoint["best_bleu"],
+        "seconds": checkpoint["elapsed"],
+    }
+
+
 def _export(args: argparse.Namespace) -> None:
     import json
 
@@ -107,13 +117,14 @@ def _export(args: argparse.Namespace) -> None:
         "source_lang": description.get("source_lang"),
         "target_lang": description.get("target_lang"),
         "training_data": description,
-        "training": {
-            **dict(checkpoint["train_config"]),
-            "epochs": checkpoint["epoch"],  # trained, not the configured maximum
-            "best_dev_bleu": checkpoint["best_bleu"],
-            "seconds": checkpoint["elapsed"],
-        },
+        "training": _training_record(checkpoint.get("init") or checkpoint),
     }
+    if checkpoint.get("init"):  # a head trained on the frozen weights of another run
+        metadata["alignment_head_training"] = {
+            **_training_record(checkpoint),
+            "best_dev_f1": checkpoint["best_bleu"] / 100,
+        }
+        del metadata["alignment_head_training"]["best_dev_bleu"]
     write_artifact(model, data_dir, args.out, metadata)
     report = check_parity(model, args.out)
     print(json.dumps(report.__dict__ | {"ok": report.ok}))
@@ -125,7 +136,12 @@ def _evaluate(args: argparse.Namespace) -> None:
     import json
 
     from model_export.corpus import read_tsv
-    from model_export.evaluate import evaluate, update_config_scores
+    from model_export.evaluate import (
+        evaluate,
+        evaluate_alignment,
+        record_link_rules,
+        update_config_scores,
+    )
     from model_export.export import write_artifact
     from model_export.model_card import read_log, write_model_card
     from model_export.train import load_model
@@ -136,7 +152,21 @@ def _evaluate(args: argparse.Namespace) -> None:
         baseline, _ = load_model(args.baseline_checkpoint)
         baseline_dir = args.baseline_checkpoint.parent / "artifact"
         write_artifact(baseline, args.data, baseline_dir, {"name": "rnnenc-baseline"})
+    previous_path = args.model / "evaluation.json"
+    previous = json.loads(previous_path.read_text()) if previous_path.exists() else {}
     report = evaluate(args.model, test_pairs, baseline_dir, threads=args.threads)
+    if baseline_dir is None and "baseline_test" in previous:
+        # The baseline is not retrained with every model: keep its last measured scores.
+        report["baseline_test"] = {
+            **previous["baseline_test"],
+            "note": previous["baseline_test"].get(
+                "note", "measured with an earlier evaluation; not re-run"
+            ),
+        }
+    alignment = evaluate_alignment(args.model, args.data, threads=args.threads)
+    if alignment is not None:
+        report["alignment"] = alignment
+        record_link_rules(args.model, alignment["links"])
     if args.training_hardware:
         report["training_hardware"] = args.training_hardware
     (args.model / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")

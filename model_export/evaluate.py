@@ -15,10 +15,12 @@ from typing import Any
 
 import sacrebleu
 
-from model_export.corpus import Pair
+from model_export.corpus import Pair, read_tsv
+from model_export.word_alignment import link_scores, read_alignments
+from service.inference.alignment import word_links
 from service.inference.runtime import RuntimeOptions
 from service.inference.search import SearchOptions
-from service.inference.translator import Translation, Translator
+from service.inference.translator import AlignOptions, LinkPolicy, Translation, Translator
 
 LENGTH_BUCKETS = ((0, 10), (10, 20), (20, 30), (30, 40), (40, 50), (50, 1000))
 
@@ -91,14 +93,15 @@ def plot_bleu_by_length(table: dict[str, list[dict[str, Any]]], path: Path) -> N
     plt.close(figure)
 
 
-def plot_attention(translation: Translation, path: Path) -> None:
-    """Word-level attention in grey scale, source on x, target on y (the paper's Fig. 3)."""
+def plot_attention(translation: Translation, path: Path, head: bool = False) -> None:
+    """Word-level attention in grey scale, source on x, target on y (the paper's Fig. 3);
+    with ``head`` the alignment head's probabilities instead."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    words = translation.words
+    words = translation.head_words if head and translation.head_words else translation.words
     height = 1.5 + 0.3 * len(words.target)
     figure, axis = plt.subplots(figsize=(1.5 + 0.3 * len(words.source), height))
     axis.imshow(words.attention, cmap="gray", vmin=0.0, vmax=1.0, aspect="equal")
@@ -163,6 +166,8 @@ def _draw_heatmaps(
     chosen = [i for i, p in enumerate(pairs) if 8 <= len(p.source.split()) <= 20][:count]
     for n, i in enumerate(chosen, 1):
         plot_attention(translations[i], figures / f"attention_{n}.png")
+        if translations[i].head_words is not None:
+            plot_attention(translations[i], figures / f"alignment_head_{n}.png", head=True)
 
 
 def update_config_scores(artifact_dir: Path, report: dict[str, Any]) -> None:
@@ -177,4 +182,89 @@ def update_config_scores(artifact_dir: Path, report: dict[str, Any]) -> None:
         "test_bleu_beam5_int8": test["int8_beam5"]["bleu"],
         "baseline_test_bleu_beam5": report.get("baseline_test", {}).get("bleu"),
     }
+    path.write_text(json.dumps(config, indent=2) + "\n")
+
+
+THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6)
+
+
+def align_pairs(
+    translator: Translator, pairs: list[Pair], batch_size: int = 32
+) -> list[Translation]:
+    """The service's teacher-forced alignment of every pair; results in input order."""
+    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i].source))
+    results: dict[int, Translation] = {}
+    for offset in range(0, len(order), batch_size):
+        index = order[offset : offset + batch_size]
+        batch = [(pairs[i].source, pairs[i].target) for i in index]
+        for i, aligned in zip(index, translator.align(batch, AlignOptions()), strict=True):
+            results[i] = aligned
+    return [results[i] for i in range(len(pairs))]
+
+
+def _rules() -> list[LinkPolicy]:
+    return [
+        LinkPolicy("argmax"),
+        LinkPolicy("intersection"),
+        *(LinkPolicy("threshold", t) for t in THRESHOLDS),
+    ]
+
+
+def _policy_name(policy: LinkPolicy) -> str:
+    return f"threshold {policy.threshold}" if policy.rule == "threshold" else policy.rule
+
+
+def alignment_agreement(
+    aligned: list[Translation], reference: list[set[tuple[int, int]]]
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Precision, recall, F1 and AER of the links read off each matrix (the model's alpha,
+    and the alignment head's when there is one) with each link rule, against ``reference``
+    (the word aligner's links of the same pairs)."""
+    matrices = {"attention": [a.words for a in aligned]}
+    if all(a.head_words is not None for a in aligned):
+        matrices["alignment_head"] = [a.head_words for a in aligned if a.head_words is not None]
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for name, words in matrices.items():
+        table[name] = {}
+        for policy in _rules():
+            predicted = [
+                set(word_links(w.attention, w.source, w.target, policy.rule, policy.threshold))
+                for w in words
+            ]
+            table[name][_policy_name(policy)] = link_scores(predicted, reference).as_dict()
+    return table
+
+
+def choose_link_rules(dev: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, Any]]:
+    """The rule with the best dev F1 for each matrix, as ``model_config.json`` records it."""
+    chosen = {}
+    for name, rules in dev.items():
+        best = max(_rules(), key=lambda policy: rules[_policy_name(policy)]["f1"])
+        chosen[name] = {"rule": best.rule, "threshold": best.threshold}
+    return chosen
+
+
+def evaluate_alignment(
+    artifact_dir: Path, data_dir: Path, threads: int = 0
+) -> dict[str, Any] | None:
+    """Agreement with the word aligner on the dev and test books; the link rules chosen
+    on dev. None when the data has no word alignments (``word-align`` not run)."""
+    if not (data_dir / "dev.align").exists():
+        return None
+    runtime = RuntimeOptions(device="cpu", intra_op_threads=threads)
+    translator = Translator.from_directory(artifact_dir, "fp32", runtime)
+    report: dict[str, Any] = {}
+    for split in ("dev", "test"):
+        pairs = read_tsv(data_dir / f"{split}.tsv")
+        reference = read_alignments(data_dir / f"{split}.align")
+        report[split] = alignment_agreement(align_pairs(translator, pairs), reference)
+    report["links"] = choose_link_rules(report["dev"])
+    return report
+
+
+def record_link_rules(artifact_dir: Path, links: dict[str, dict[str, Any]]) -> None:
+    """Make the dev-chosen link rules the service's default (``model_config.json``)."""
+    path = artifact_dir / "model_config.json"
+    config = json.loads(path.read_text())
+    config["links"] = links
     path.write_text(json.dumps(config, indent=2) + "\n")

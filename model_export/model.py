@@ -162,21 +162,27 @@ class AlignmentHead(nn.Module):
 
     The model's alpha_i is computed from s_{i-1}, before y_i is chosen: it predicts where
     the next word comes from. This head scores every (target piece y_i, source position j)
-    pair with additive attention whose query sees y_i itself and its context in both
-    directions (a bidirectional GRU over the target embeddings), and whose keys are the
-    model's annotations h_j. Trained towards a word aligner's links; it never feeds the
-    decoder, so translations do not depend on it.
+    pair with a query that sees y_i itself and its context in both directions (a
+    bidirectional GRU over the target embeddings) against a key made from the model's
+    annotation h_j: p_ij = softmax_j(q_i . k_j / sqrt(A)), each side a two-layer MLP.
+    Trained towards a word aligner's links; it never feeds the decoder, so translations do
+    not depend on it.
     """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         # The target sentence gets its own bidirectional GRU, padding-exact like the encoder.
         self.target_encoder = Encoder(replace(config, src_vocab_size=config.tgt_vocab_size))
-        self.key_layer = nn.Linear(2 * config.encoder_hidden_size, config.attention_size)
-        self.query_layer = nn.Linear(
-            2 * config.encoder_hidden_size + config.embedding_size, config.attention_size
+        size = config.attention_size
+        self.query_layer = nn.Sequential(
+            nn.Linear(2 * config.encoder_hidden_size + config.embedding_size, size),
+            nn.Tanh(),
+            nn.Linear(size, size),
         )
-        self.energy_layer = nn.Linear(config.attention_size, 1, bias=False)
+        self.key_layer = nn.Sequential(
+            nn.Linear(2 * config.encoder_hidden_size, size), nn.Tanh(), nn.Linear(size, size)
+        )
+        self.scale = size**-0.5
 
     def forward(
         self,
@@ -191,8 +197,7 @@ class AlignmentHead(nn.Module):
         embedded = self.target_encoder.embedding(tgt_tokens)  # (B, U, E)
         query = self.query_layer(torch.cat([target_states, embedded], dim=-1))  # (B, U, A)
         keys = self.key_layer(annotations)  # (B, T, A)
-        hidden = torch.tanh(query[:, :, None, :] + keys[:, None, :, :])  # (B, U, T, A)
-        energies = self.energy_layer(hidden).squeeze(-1)  # (B, U, T)
+        energies = torch.bmm(query, keys.transpose(1, 2)) * self.scale  # (B, U, T)
         energies = energies.masked_fill(~src_mask[:, None, :], float("-inf"))
         return torch.softmax(energies, dim=-1)
 

@@ -45,7 +45,8 @@ def write_model_card(
         baseline = report["baseline_test"]
         score_rows.append(
             [
-                "no attention (RNNenc), fp32",
+                "no attention (RNNenc), fp32"
+                + (f" ({baseline['note']})" if "note" in baseline else ""),
                 "beam 5",
                 baseline["bleu"],
                 baseline["chrf"],
@@ -96,10 +97,15 @@ def write_model_card(
         "## Attention (the paper's Figure 3)",
         "Word-level attention of test sentences (beam 5), white = 1, black = 0.",
     ]
-    sections += [
-        f"![attention {p.stem}](figures/{p.name})"
-        for p in sorted((artifact_dir / "figures").glob("attention_*.png"))
-    ]
+    figures = artifact_dir / "figures"
+    for p in sorted(figures.glob("attention_*.png")):
+        head = figures / p.name.replace("attention_", "alignment_head_")
+        line = f"![attention {p.stem}](figures/{p.name})"
+        if head.exists():
+            line += f" ![alignment head {head.stem}](figures/{head.name})"
+        sections.append(line)
+    if "alignment" in report:
+        sections += _alignment_sections(report["alignment"])
     if training_log:
         sections += [
             "## Training curve",
@@ -141,6 +147,37 @@ def write_model_card(
     path = artifact_dir / "MODEL_CARD.md"
     path.write_text("\n\n".join(sections) + "\n")
     return path
+
+
+def _alignment_sections(alignment: dict[str, Any]) -> list[str]:
+    """Agreement of the links with the word aligner (eflomal, grow-diag-final-and)."""
+    rows = []
+    for split in ("dev", "test"):
+        for matrix, rules in alignment[split].items():
+            for rule, values in rules.items():
+                rows.append(
+                    [split, matrix, rule]
+                    + [values[k] for k in ("precision", "recall", "f1", "aer")]
+                )
+    chosen = ", ".join(
+        f"{matrix}: {entry['rule']}"
+        + (f" {entry['threshold']}" if entry["rule"] == "threshold" else "")
+        for matrix, entry in alignment["links"].items()
+    )
+    notes = alignment.get("notes", [])
+    return [
+        "## Word alignment: agreement with eflomal",
+        "Links read off the word-level matrices of the test and dev pairs, each aligned "
+        "teacher-forced on its reference translation through the service (`/v1/align`), "
+        "against eflomal's grow-diag-final-and links of the same pairs (an unsupervised "
+        "aligner run over every verse; a proxy, not human judgement). `attention` is the "
+        "model's alpha; `alignment_head` the head trained on eflomal's training-split links. "
+        f"Link rules chosen on dev (the service's defaults): {chosen}.",
+        _table(["split", "matrix", "rule", "precision", "recall", "F1", "AER"], rows),
+        *notes,
+        "In the Figure 3 section above, each sentence's attention alpha (left) is followed by "
+        "the alignment head's probabilities for the same translation (right).",
+    ]
 
 
 def read_log(run_dir: Path | None) -> list[dict[str, Any]]:

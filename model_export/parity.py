@@ -25,6 +25,7 @@ class ParityReport:
     max_log_prob_diff: float = 0.0  # ONNX vs PyTorch, and batched vs alone
     max_attention_diff: float = 0.0
     max_annotation_diff: float = 0.0
+    max_head_diff: float = 0.0  # alignment head: ONNX vs PyTorch, and batched vs alone
     greedy_identical: bool = True
     cases: int = 0
 
@@ -34,6 +35,7 @@ class ParityReport:
             self.greedy_identical
             and self.max_log_prob_diff <= TOLERANCE
             and self.max_attention_diff <= TOLERANCE
+            and self.max_head_diff <= TOLERANCE
         )
 
 
@@ -77,6 +79,53 @@ def _teacher_forced(
     return np.stack(log_probs, 1), np.stack(attention, 1)
 
 
+def torch_alignment_head(
+    model: Seq2Seq, encoded: EncodedBatch, targets: list[list[int]], pad: int
+) -> list[np.ndarray]:
+    """The PyTorch alignment head with the interface of ``OnnxSeq2Seq.align_words``."""
+    assert model.alignment_head is not None
+    lengths = torch.tensor([len(t) for t in targets])
+    tokens = torch.full((len(targets), int(lengths.max())), pad, dtype=torch.long)
+    for row, target in enumerate(targets):
+        tokens[row, : len(target)] = torch.tensor(target)
+    with torch.no_grad():
+        probabilities = model.alignment_head(
+            torch.from_numpy(encoded.annotations),
+            torch.from_numpy(encoded.mask),
+            tokens,
+            lengths,
+        ).numpy()
+    source_lengths = encoded.mask.sum(axis=1)
+    return [probabilities[r, : len(t), : source_lengths[r]] for r, t in enumerate(targets)]
+
+
+def _head_diff(
+    model: Seq2Seq,
+    onnx_model: OnnxSeq2Seq,
+    enc_onnx: EncodedBatch,
+    enc_torch: EncodedBatch,
+    targets: np.ndarray,
+    pad: int,
+) -> float:
+    """Largest difference of the head's rows: ONNX vs PyTorch, and each row alone."""
+    lists = [row[1 : 2 + r % targets.shape[1]].tolist() for r, row in enumerate(targets)]
+    lists = [t if t else [int(targets[0, -1])] for t in lists]
+    batched = onnx_model.align_words(enc_onnx, lists, pad)
+    reference = torch_alignment_head(model, enc_torch, lists, pad)
+    worst = max(float(np.abs(a - b).max()) for a, b in zip(batched, reference, strict=True))
+    for row, target in enumerate(lists):
+        n = int(enc_onnx.mask[row].sum())
+        alone = EncodedBatch(
+            enc_onnx.annotations[row : row + 1, :n],
+            enc_onnx.keys[row : row + 1, :n],
+            enc_onnx.init_state[row : row + 1],
+            enc_onnx.mask[row : row + 1, :n],
+        )
+        (single,) = onnx_model.align_words(alone, [target], pad)
+        worst = max(worst, float(np.abs(single - batched[row]).max()))
+    return worst
+
+
 def check_parity(
     model: Seq2Seq,
     artifact_dir: Path,
@@ -114,6 +163,11 @@ def check_parity(
             torch_step_function(model, enc_torch), enc_torch, targets
         )
         diffs = [(lp_onnx, lp_torch, at_onnx, at_torch)]
+        if model.alignment_head is not None:
+            report.max_head_diff = max(
+                report.max_head_diff,
+                _head_diff(model, onnx_model, enc_onnx, enc_torch, targets, special.pad),
+            )
         options = SearchOptions(beam_size=1, max_length_ratio=1.0, max_length_extra=5)
         greedy_batched = greedy_search(
             onnx_model.top_k_step_function(enc_onnx),

@@ -151,12 +151,17 @@ def batch_losses(
     return losses
 
 
-def _init_from(model: Seq2Seq, checkpoint_path: Path, device: torch.device) -> None:
-    """Start from another run's weights; parameters it lacks (a new head) stay fresh."""
+def _init_from(model: Seq2Seq, checkpoint_path: Path, device: torch.device) -> dict[str, Any]:
+    """Start from another run's weights; parameters it lacks (a new head) stay fresh.
+    Returns what the new run records of where it started (the base run's training)."""
     checkpoint = torch.load(checkpoint_path, map_location=device, weights_only=False)
     missing, unexpected = model.load_state_dict(checkpoint["model"], strict=False)
     if unexpected or any(not name.startswith("alignment_head.") for name in missing):
         raise ValueError(f"{checkpoint_path} does not fit: missing {missing}, extra {unexpected}")
+    return {
+        "checkpoint": str(checkpoint_path),
+        **{key: checkpoint[key] for key in ("epoch", "best_bleu", "elapsed", "train_config")},
+    }
 
 
 def train(
@@ -202,8 +207,9 @@ def train(
         raise ValueError("freeze_model trains the alignment head: the model needs one")
     set_seed(config.seed)
     model = Seq2Seq(model_config).to(device)
+    init_record: dict[str, Any] | None = checkpoint.get("init") if checkpoint else None
     if checkpoint is None and init_checkpoint is not None:
-        _init_from(model, init_checkpoint, device)
+        init_record = _init_from(model, init_checkpoint, device)
     if config.freeze_model:
         for name, parameter in model.named_parameters():
             parameter.requires_grad = name.startswith("alignment_head.")
@@ -318,6 +324,7 @@ def train(
             "python_rng": random.getstate(),
             "torch_rng": torch.get_rng_state(),
             "data_dir": str(data_dir),
+            "init": init_record,
         }
         if improved:
             torch.save(state, best_path)

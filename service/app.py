@@ -12,8 +12,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from service.api.body_limit import BodyLimitMiddleware
+from service.api.drain import DrainMiddleware
 from service.api.errors import install_error_handlers
-from service.api.routes import align, system, translate, translations
+from service.api.routes import align, explorer, libretranslate, system, translate, translations
 from service.config import Settings
 from service.logs import request_id
 from service.runtime_state import ServiceState
@@ -45,9 +46,19 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(align.router)
     app.include_router(translations.router)
     app.include_router(system.router)
+    app.include_router(explorer.router)
+    app.include_router(libretranslate.router)
+    app.mount("/static", explorer.static_files, name="static")
     # Inside the request log and metrics below, so refused bodies are counted too.
     app.add_middleware(
-        BodyLimitMiddleware, max_bytes=settings.max_texts * settings.max_chars * 4 + 64 * 1024
+        DrainMiddleware, state=state, retry_after_seconds=settings.retry_after_seconds
+    )
+    max_body = settings.max_texts * settings.max_chars * 4 + 64 * 1024
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=max_body,
+        timeout_seconds=settings.body_timeout_seconds,
+        discard_bytes=max(16 * max_body, 8 * 1024 * 1024),
     )
 
     @app.middleware("http")

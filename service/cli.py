@@ -1,11 +1,15 @@
-"""Command line: ``serve`` runs the HTTP service, ``translate`` prints a translation,
-``align`` scores and aligns a given translation."""
+"""Command line ``bahdanau-serve`` (or ``python -m service``) and its subcommands.
+
+``serve`` runs the HTTP service, ``translate`` prints a translation with its alignment,
+``align`` scores and aligns a translation one already has.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +32,9 @@ def _settings(overrides: dict[str, Any]) -> Settings:
 
 
 def serve_main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="serve", description="Run the translation service.")
+    parser = argparse.ArgumentParser(
+        prog="bahdanau-serve serve", description="Run the translation service."
+    )
     parser.add_argument("--host", default=os.environ.get("NMT_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("NMT_PORT", "8000")))
     parser.add_argument("--model-dir", type=Path, help="artifact directory (NMT_MODEL_DIR)")
@@ -37,7 +43,8 @@ def serve_main(argv: list[str] | None = None) -> None:
         "--timeout-graceful-shutdown",
         type=float,
         default=30.0,
-        help="seconds in-flight requests get to finish on SIGTERM",
+        help="seconds in-flight requests get to finish on SIGTERM; those still running "
+        "then get 503 with Retry-After",
     )
     parser.add_argument(
         "--proxy-headers",
@@ -47,21 +54,23 @@ def serve_main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root-path", default="", help="ASGI root path behind a proxy")
     args = parser.parse_args(argv)
 
-    import uvicorn
-
+    from service import server
     from service.app import create_app
     from service.logs import configure_logging
 
     settings = _settings({"model_dir": args.model_dir, "log_level": args.log_level})
     configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    server.run(
+        app,
+        drain=app.state.service.drain,
+        grace_seconds=args.timeout_graceful_shutdown,
+        header_timeout_seconds=settings.header_timeout_seconds,
         host=args.host,
         port=args.port,
         log_config=None,
         proxy_headers=args.proxy_headers,
         root_path=args.root_path,
-        timeout_graceful_shutdown=args.timeout_graceful_shutdown,
     )
 
 
@@ -90,7 +99,7 @@ def _print_links(translation: Translation) -> None:
 
 def translate_main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="translate", description="Translate text and show its word alignment."
+        prog="bahdanau-serve translate", description="Translate text and show its word alignment."
     )
     parser.add_argument("text", nargs="+", help="text to translate")
     parser.add_argument("--beam-size", type=int, default=5)
@@ -109,7 +118,7 @@ def translate_main(argv: list[str] | None = None) -> None:
 
 def align_main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="align",
+        prog="bahdanau-serve align",
         description="Align a translation you already have: the model's score of it and "
         "its word alignment.",
     )
@@ -137,9 +146,20 @@ def align_main(argv: list[str] | None = None) -> None:
     _print_links(aligned)
 
 
+# Subcommand name -> its main(argv); each parses its own options.
+COMMANDS: dict[str, Callable[[list[str] | None], None]] = {
+    "serve": serve_main,
+    "translate": translate_main,
+    "align": align_main,
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"serve": serve_main, "translate": translate_main, "align": align_main}
-    if not argv or argv[0] not in commands:
-        sys.exit("usage: python -m service {serve,translate,align} ...")
-    commands[argv[0]](argv[1:])
+    usage = f"usage: bahdanau-serve {{{','.join(COMMANDS)}}} ... (--help after a command)"
+    if argv and argv[0] in ("-h", "--help"):
+        print(usage)
+        return
+    if not argv or argv[0] not in COMMANDS:
+        sys.exit(usage)
+    COMMANDS[argv[0]](argv[1:])

@@ -10,7 +10,24 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.inference.artifact import ArtifactError, load_artifact
 
-BUNDLED_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "en-es"
+BUNDLED_MODEL = Path("models") / "en-es"
+# In a clone (or an editable install) the bundled model sits beside the package; an installed
+# wheel does not carry it, so the working directory (a clone's root) is looked at next.
+MODEL_DIR_CANDIDATES = (Path(__file__).resolve().parent.parent / BUNDLED_MODEL, BUNDLED_MODEL)
+MISSING_MODEL_HINT = (
+    "no model directory given and the bundled model was not found at "
+    + " or ".join(str(path) for path in MODEL_DIR_CANDIDATES)
+    + "; set NMT_MODEL_DIR (or --model-dir) to an artifact directory written by "
+    "model_export, such as models/en-es in a clone of the repository, or run from that clone"
+)
+
+
+def default_model_dir() -> Path:
+    """The bundled model beside the package, else ``models/en-es`` in the working directory."""
+    for candidate in MODEL_DIR_CANDIDATES:
+        if (candidate / "model_config.json").is_file():
+            return candidate
+    return BUNDLED_MODEL
 
 
 class Settings(BaseSettings):
@@ -18,7 +35,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="NMT_", frozen=True, extra="ignore")
 
-    model_dir: Path = BUNDLED_MODEL_DIR  # artifact directory written by model_export
+    # Artifact directory written by model_export; see default_model_dir.
+    model_dir: Path = Field(default_factory=default_model_dir)
     precision: Literal["fp32", "int8"] = "fp32"
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when available
     intra_op_threads: int = Field(0, ge=0)  # ONNX Runtime threads; 0 = one per core
@@ -44,6 +62,25 @@ class Settings(BaseSettings):
     redis_url: str | None = None  # redis://host:6379/0 shares the store across replicas
     store_ttl_seconds: float = Field(7 * 24 * 3600, gt=0)
     store_max_entries: int = Field(100_000, ge=1)
+    # Redis socket timeout; a read that takes longer answers 503, a write batch taking 4x
+    # longer opens the circuit breaker.
+    store_timeout_seconds: float = Field(0.25, gt=0, le=10)
+    # Documents waiting to be written (store slow or down); past it new ones are dropped.
+    store_buffer_documents: int = Field(4096, ge=1)
+    # How long a request may wait for its documents to be written (only while the store
+    # is healthy); after that they are answered "pending". 0: never wait.
+    store_wait_ms: float = Field(20.0, ge=0, le=1000)
+
+    # Time a client gets to send the request headers, and then the body, before the
+    # connection is closed (headers) or answered 408 (body).
+    header_timeout_seconds: float = Field(10.0, gt=0, le=600)
+    body_timeout_seconds: float = Field(10.0, gt=0, le=600)
+
+    # Rate limits per API key (per client address when keys are off); 0 = no limit.
+    rate_limit_requests_per_minute: int = Field(0, ge=0)
+    rate_limit_texts_per_minute: int = Field(0, ge=0)
+    # Per-key limits overriding those: "key=requests/texts,..." (0 = no limit).
+    rate_limit_keys: Annotated[dict[str, tuple[int, int]], NoDecode] = Field(default_factory=dict)
 
     api_keys: Annotated[frozenset[str], NoDecode] = frozenset()  # comma-separated
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -54,6 +91,20 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return frozenset(key.strip() for key in value.split(",") if key.strip())
         return value
+
+    @field_validator("rate_limit_keys", mode="before")
+    @classmethod
+    def _parse_key_limits(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        limits: dict[str, tuple[int, int]] = {}
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            key, equals, pair = item.partition("=")
+            requests, slash, texts = pair.partition("/")
+            if not (equals and slash and requests.isdigit() and texts.isdigit() and key.strip()):
+                raise ValueError(f"expected key=requests/texts per minute, got {item!r}")
+            limits[key.strip()] = (int(requests), int(texts))
+        return limits
 
     @field_validator("redis_url", mode="before")
     @classmethod
@@ -71,10 +122,17 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.max_queue < self.max_texts:
             raise ValueError("max_queue must be at least max_texts, or full requests never fit")
+        unknown = set(self.rate_limit_keys) - self.api_keys
+        if unknown:
+            raise ValueError(
+                f"rate_limit_keys names {len(unknown)} key(s) that are not in api_keys"
+            )
         if self.default_beam_size > self.max_beam_size:
             raise ValueError("default_beam_size must not exceed max_beam_size")
         try:
             load_artifact(self.model_dir, self.precision)
         except ArtifactError as error:
+            if "model_dir" not in self.model_fields_set and not self.model_dir.exists():
+                raise ValueError(MISSING_MODEL_HINT) from error
             raise ValueError(f"model_dir: {error}") from error
         return self

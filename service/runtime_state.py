@@ -13,9 +13,13 @@ from service.inference.runtime import RuntimeOptions
 from service.inference.scheduler import SchedulerOptions, StepScheduler
 from service.inference.search import SearchOptions
 from service.inference.translator import DecodeRequest, Translation, Translator, Work
-from service.storage import AlignmentStore, open_store
+from service.rate_limits import Limit, LocalCounters, RateLimiter, RedisCounters
+from service.storage import DocumentWriter, WriterOptions, open_store
 
 log = logging.getLogger(__name__)
+_WRITER_DRAIN_SECONDS = 5.0  # at shutdown, time left to write the buffered documents
+_DRAIN_POLL_SECONDS = 0.02
+_DRAIN_ANSWER_SECONDS = 1.0  # after the grace period, for the 503s to be written
 
 
 @dataclass
@@ -24,20 +28,25 @@ class ServiceState:
     metrics: Metrics = field(default_factory=Metrics)
     translator: Translator | None = None
     scheduler: StepScheduler[DecodeRequest, Work, Translation] | None = None
-    store: AlignmentStore | None = None
+    writer: DocumentWriter | None = None
+    limiter: RateLimiter | None = None
     ready: bool = False
     status_message: str = "the model is loading"
+    draining: bool = False  # SIGTERM received: new requests are refused
+    drain_deadline: asyncio.Event = field(default_factory=asyncio.Event)  # grace is over
+    in_flight: int = 0  # requests being served (kept by the drain middleware)
 
     async def start(self) -> None:
         """Load and warm up the model, open the store, start the decoding scheduler."""
         settings = self.settings
         start = time.perf_counter()
         try:
-            self.store = open_store(
+            store = open_store(
                 settings.store_path,
                 settings.redis_url,
                 settings.store_ttl_seconds,
                 settings.store_max_entries,
+                settings.store_timeout_seconds,
             )
             translator = await asyncio.to_thread(
                 Translator.from_directory,
@@ -66,11 +75,23 @@ class ServiceState:
             on_step=self.metrics.observe_step,
         )
         self.scheduler.start()
-        self.metrics.queue_depth.set_function(
-            lambda: self.scheduler.queue_depth if self.scheduler else 0
-        )
         self.metrics.running_rows.set_function(
             lambda: self.scheduler.running_rows if self.scheduler else 0
+        )
+        self.writer = DocumentWriter(
+            store,
+            WriterOptions(
+                capacity=settings.store_buffer_documents,
+                wait_seconds=settings.store_wait_ms / 1000,
+                write_timeout_seconds=4 * settings.store_timeout_seconds,
+                read_timeout_seconds=2 * settings.store_timeout_seconds,
+            ),
+        )
+        self.writer.start()
+        self.metrics.watch_writer(self.writer)
+        self.limiter = self._rate_limiter()
+        self.metrics.queue_depth.set_function(
+            lambda: self.scheduler.queue_depth if self.scheduler else 0
         )
         self.ready = True
         self.status_message = "ready"
@@ -80,17 +101,48 @@ class ServiceState:
             translator.provider,
             time.perf_counter() - start,
             warm,
-            self.store.kind,
+            store.kind,
         )
 
+    def _rate_limiter(self) -> RateLimiter | None:
+        settings = self.settings
+        limiter = RateLimiter(
+            Limit(settings.rate_limit_requests_per_minute, settings.rate_limit_texts_per_minute),
+            {key: Limit(*limits) for key, limits in settings.rate_limit_keys.items()},
+            RedisCounters(settings.redis_url, settings.store_timeout_seconds)
+            if settings.redis_url
+            else LocalCounters(),
+        )
+        return limiter if limiter.enabled else None
+
+    async def drain(self, grace_seconds: float) -> None:
+        """Turn readiness off and refuse new requests now; wait up to ``grace_seconds``
+        for those in flight, then have the rest answered 503 and wait for that."""
+        self.draining = True
+        self.ready = False
+        self.status_message = "shutting down"
+        log.info("draining: %d requests in flight, grace %.1f s", self.in_flight, grace_seconds)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_seconds
+        while self.in_flight and loop.time() < deadline:
+            await asyncio.sleep(_DRAIN_POLL_SECONDS)
+        if self.in_flight:
+            log.warning("grace period over: %d requests get 503", self.in_flight)
+        self.drain_deadline.set()
+        deadline = loop.time() + _DRAIN_ANSWER_SECONDS
+        while self.in_flight and loop.time() < deadline:
+            await asyncio.sleep(_DRAIN_POLL_SECONDS)
+
     async def stop(self) -> None:
-        """Refuse new work, let queued translations finish, close the store."""
+        """Refuse new work, let queued translations finish, write what is buffered."""
         self.ready = False
         self.status_message = "shutting down"
         if self.scheduler is not None:
             await self.scheduler.close()
-        if self.store is not None:
-            self.store.close()
+        if self.writer is not None:
+            await self.writer.close(timeout=_WRITER_DRAIN_SECONDS)
+        if self.limiter is not None:
+            await self.limiter.counters.close()
 
     def search_options(
         self, beam_size: int | None, n_best: int, candidates: int = 0

@@ -90,9 +90,11 @@ FIXTURE_CORPUS = Path(__file__).parent / "fixtures" / "bible_en_es_400.tsv"
 
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fixture corpus prepared like a real one: splits and SentencePiece models."""
+    """The fixture corpus prepared like a real one: splits, SentencePiece models and the
+    word aligner's links (``word-align``)."""
     from model_export.corpus import read_tsv, split_by_hash
     from model_export.dataset import prepare
+    from model_export.word_alignment import align_corpus
 
     data_dir = tmp_path_factory.mktemp("tiny") / "data"
     splits = split_by_hash(read_tsv(FIXTURE_CORPUS), dev_fraction=0.05, test_fraction=0.05)
@@ -102,12 +104,14 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
         vocab_size=400,
         description={"name": "fixture", "source_lang": "en", "target_lang": "es"},
     )
+    align_corpus(data_dir)
     return data_dir
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tiny_data: Path) -> Path:
-    """A run directory with a small attention model trained for a few epochs."""
+    """A run directory with a small attention model trained for a few epochs, with guided
+    alignment and an alignment head."""
     from model_export.model import ModelConfig
     from model_export.train import TrainConfig, train
 
@@ -121,12 +125,20 @@ def tiny_run(tiny_data: Path) -> Path:
         attention_size=32,
         output_size=32,
         dropout=0.0,
+        alignment_head=True,
     )
     train(
         tiny_data,
         run_dir,
         config,
-        TrainConfig(epochs=4, batch_tokens=800, threads=1, learning_rate=5e-3, patience=10),
+        TrainConfig(
+            epochs=4,
+            batch_tokens=800,
+            threads=1,
+            learning_rate=5e-3,
+            patience=10,
+            guided_alignment=0.5,
+        ),
     )
     return run_dir
 
@@ -154,6 +166,20 @@ def tiny_artifact(tiny_run: Path, tiny_data: Path) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def headless_artifact(tiny_artifact: Path) -> Path:
+    """The tiny model without its alignment head graph, as an older artifact is."""
+    import json
+
+    out = tiny_artifact.parent / "model-without-head"
+    shutil.copytree(tiny_artifact, out)
+    config = json.loads((out / "model_config.json").read_text())
+    (out / config.pop("alignment_head")).unlink()
+    config["model"]["alignment_head"] = False
+    (out / "model_config.json").write_text(json.dumps(config, indent=2))
+    return out
+
+
 # --- live_server: the real service, started with uvicorn on a free port -------------------
 
 
@@ -167,11 +193,17 @@ def free_port() -> int:
 class LiveServer:
     """A ``python -m service serve`` subprocess; ``url`` is its base address."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        args: list[str] | None = None,
+        port: int | None = None,
+    ) -> None:
         import os
         import sys
 
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = log_path.open("ab")
@@ -185,6 +217,7 @@ class LiveServer:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
+                *(args or []),
             ],
             env={**os.environ, **env},
             stdout=self._log,
@@ -228,15 +261,19 @@ def start_server(tiny_artifact: Path, tmp_path: Path) -> Iterator[Callable[..., 
     """
     servers: list[LiveServer] = []
 
-    def start(**settings: str) -> LiveServer:
+    def start(
+        args: list[str] | None = None, port: int | None = None, **settings: str
+    ) -> LiveServer:
         env = {
             "NMT_MODEL_DIR": str(tiny_artifact),
             "NMT_STORE_PATH": str(tmp_path / "alignments.sqlite3"),
             "NMT_INTRA_OP_THREADS": "1",
             "NMT_LOG_LEVEL": "info",
+            # A healthy store answers "stored" within this, however busy the machine.
+            "NMT_STORE_WAIT_MS": "1000",
         }
         env.update({f"NMT_{key.upper()}": value for key, value in settings.items()})
-        server = LiveServer(env, tmp_path / f"server-{len(servers)}.log")
+        server = LiveServer(env, tmp_path / f"server-{len(servers)}.log", args, port)
         servers.append(server)
         return server
 
@@ -256,6 +293,7 @@ def shared_server(
             "NMT_MODEL_DIR": str(tiny_artifact),
             "NMT_STORE_PATH": str(tmp / "alignments.sqlite3"),
             "NMT_INTRA_OP_THREADS": "1",
+            "NMT_STORE_WAIT_MS": "1000",
         },
         tmp / "server.log",
     )

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from service.api.errors import ApiError
+from service.rate_limits import RateLimited
 from service.runtime_state import ServiceState
 
 
@@ -17,6 +18,11 @@ def get_state(request: Request) -> ServiceState:
 
 
 State = Annotated[ServiceState, Depends(get_state)]
+
+
+def _bearer_token(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 def require_api_key(request: Request, state: State) -> None:
@@ -43,3 +49,21 @@ def require_ready(state: State) -> ServiceState:
 
 
 Ready = Annotated[ServiceState, Depends(require_ready)]
+
+
+async def enforce_rate_limit(request: Request, state: ServiceState, texts: int) -> None:
+    """Count a request of ``texts`` texts for its API key (its client address when keys
+    are off); 429 with Retry-After past the limit."""
+    if state.limiter is None:
+        return
+    if state.settings.api_keys:
+        client = _bearer_token(request)
+    else:
+        client = request.client.host if request.client else "unknown"
+    try:
+        await state.limiter.check(client, texts)
+    except RateLimited as error:
+        state.metrics.rate_limited.labels(error.limit).inc()
+        raise ApiError(
+            429, "rate_limited", str(error), {"Retry-After": str(error.retry_after)}
+        ) from error

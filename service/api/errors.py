@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.api.disconnect import ClientDisconnected
 from service.inference.batcher import Overloaded, ShuttingDown
 from service.inference.translator import InputTooLong
 from service.storage import StoreUnavailable
@@ -32,6 +33,30 @@ def error_response(
     )
 
 
+DOMAIN_ERRORS = (InputTooLong, Overloaded, ShuttingDown, StoreUnavailable, ClientDisconnected)
+
+
+def as_api_error(error: Exception, retry_after_seconds: int) -> ApiError | None:
+    """The status, code and message of a domain error; None for anything else."""
+    retry = {"Retry-After": str(retry_after_seconds)}
+    if isinstance(error, ApiError):
+        return error
+    if isinstance(error, InputTooLong):
+        return ApiError(413, "input_too_long", str(error))
+    if isinstance(error, Overloaded):
+        return ApiError(503, "overloaded", f"the service is busy: {error}", retry)
+    if isinstance(error, ShuttingDown):
+        return ApiError(503, "shutting_down", str(error), retry)
+    if isinstance(error, StoreUnavailable):
+        return ApiError(
+            503, "store_unavailable", f"the alignment store is unavailable: {error}", retry
+        )
+    if isinstance(error, ClientDisconnected):
+        # Nobody reads it; 499 (as nginx logs it) keeps the logs and metrics honest.
+        return ApiError(499, "client_closed_request", str(error))
+    return None
+
+
 def _describe(errors: list[dict[str, Any]]) -> str:
     parts = []
     for error in errors[:5]:
@@ -41,8 +66,6 @@ def _describe(errors: list[dict[str, Any]]) -> str:
 
 
 def install_error_handlers(app: FastAPI, retry_after_seconds: int) -> None:
-    retry = {"Retry-After": str(retry_after_seconds)}
-
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, error: ApiError) -> JSONResponse:
         return error_response(error.status, error.code, error.message, error.headers)
@@ -74,23 +97,13 @@ def install_error_handlers(app: FastAPI, retry_after_seconds: int) -> None:
             getattr(error, "headers", None),
         )
 
-    @app.exception_handler(InputTooLong)
-    async def _too_long(_: Request, error: InputTooLong) -> JSONResponse:
-        return error_response(413, "input_too_long", str(error))
+    async def _domain(_: Request, error: Exception) -> JSONResponse:
+        mapped = as_api_error(error, retry_after_seconds)
+        assert mapped is not None
+        return error_response(mapped.status, mapped.code, mapped.message, mapped.headers)
 
-    @app.exception_handler(Overloaded)
-    async def _overloaded(_: Request, error: Overloaded) -> JSONResponse:
-        return error_response(503, "overloaded", f"the service is busy: {error}", retry)
-
-    @app.exception_handler(ShuttingDown)
-    async def _shutting_down(_: Request, error: ShuttingDown) -> JSONResponse:
-        return error_response(503, "shutting_down", str(error), retry)
-
-    @app.exception_handler(StoreUnavailable)
-    async def _store(_: Request, error: StoreUnavailable) -> JSONResponse:
-        return error_response(
-            503, "store_unavailable", f"the alignment store is unavailable: {error}", retry
-        )
+    for domain_error in DOMAIN_ERRORS:
+        app.add_exception_handler(domain_error, _domain)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, error: Exception) -> JSONResponse:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from service.storage import BreakerState, DocumentWriter
+
+BREAKER_VALUES = {BreakerState.closed: 0, BreakerState.half_open: 1, BreakerState.open: 2}
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -26,13 +34,13 @@ class Metrics:
         )
         self.batch_size = Histogram(
             "nmt_batch_size_texts",
-            "Texts admitted to the running decoder batch together (one encoder run)",
+            "Texts per decoding batch",
             buckets=BATCH_BUCKETS,
             registry=self.registry,
         )
         self.batch_seconds = Histogram(
             "nmt_batch_duration_seconds",
-            "Encoder time per admission",
+            "Decoding time per batch",
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
@@ -60,16 +68,66 @@ class Metrics:
         self.target_tokens = Counter(
             "nmt_target_tokens_total", "Target tokens decoded", registry=self.registry
         )
-        self.store_failures = Counter(
-            "nmt_store_failures_total",
-            "Alignment documents that could not be stored",
+        self.cancelled = Counter(
+            "nmt_cancelled_requests_total",
+            "Requests whose client left before the answer; their texts left the queue",
             registry=self.registry,
         )
+
+        self.rate_limited = Counter(
+            "nmt_rate_limited_total",
+            "Requests refused with 429, by the limit they passed (requests or texts)",
+            ["limit"],
+            registry=self.registry,
+        )
+
+    def watch_writer(self, writer: DocumentWriter) -> None:
+        self.registry.register(_WriterCollector(writer))
+
+    def observe_step(self, rows: int, seconds: float) -> None:
+        self.step_rows.observe(rows)
+        self.step_seconds.observe(seconds)
 
     def observe_batch(self, size: int, seconds: float) -> None:
         self.batch_size.observe(size)
         self.batch_seconds.observe(seconds)
 
-    def observe_step(self, rows: int, seconds: float) -> None:
-        self.step_rows.observe(rows)
-        self.step_seconds.observe(seconds)
+
+class _WriterCollector(Collector):
+    """The write-behind buffer and its circuit breaker, read when /metrics is scraped."""
+
+    def __init__(self, writer: DocumentWriter) -> None:
+        self.writer = writer
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.writer.stats()
+        yield GaugeMetricFamily(
+            "nmt_store_pending_documents", "Documents waiting to be written", stats.pending
+        )
+        yield GaugeMetricFamily(
+            "nmt_store_buffer_capacity_documents",
+            "Documents the write buffer holds before it drops new ones",
+            stats.capacity,
+        )
+        documents = CounterMetricFamily(
+            "nmt_store_documents",
+            "Alignment documents by outcome: written, dropped (buffer full), lost at shutdown",
+            labels=["outcome"],
+        )
+        documents.add_metric(["stored"], stats.stored)
+        documents.add_metric(["dropped"], stats.dropped)
+        documents.add_metric(["lost"], stats.lost)
+        yield documents
+        yield CounterMetricFamily(
+            "nmt_store_write_failures", "Failed write batches", stats.write_failures
+        )
+        yield GaugeMetricFamily(
+            "nmt_store_breaker_state",
+            "Store circuit breaker: 0 closed, 1 half-open, 2 open",
+            BREAKER_VALUES[stats.breaker],
+        )
+        yield CounterMetricFamily(
+            "nmt_store_breaker_opened",
+            "Times the store circuit breaker opened",
+            stats.breaker_opened,
+        )

@@ -53,8 +53,18 @@ class TranslateRequest(BaseModel):
     )
     source_lang: str | None = Field(None, description="Must be the model's source language.")
     target_lang: str | None = Field(None, description="Must be the model's target language.")
-    beam_size: int | None = Field(None, ge=1, description="1 = greedy; default from settings.")
-    n_best: int = Field(1, ge=1, description="Hypotheses returned: 1 + len(alternatives).")
+    beam_size: int | None = Field(
+        None,
+        ge=1,
+        description="1 = greedy; default and maximum from the settings (NMT_DEFAULT_BEAM_SIZE, "
+        "NMT_MAX_BEAM_SIZE; see GET /v1/models); above the maximum: 422 invalid_beam_size.",
+    )
+    n_best: int = Field(
+        1,
+        ge=1,
+        description="Hypotheses returned: 1 + len(alternatives). Must not exceed the beam "
+        "size in use (n_best <= beam_size), else 422 invalid_n_best.",
+    )
     return_attention: bool = Field(True, description="Include the alignment of each text.")
     return_candidates: int = Field(
         0,
@@ -157,6 +167,18 @@ class AlignRequest(BaseModel):
         )
 
 
+StorageState = Literal["stored", "pending", "dropped"]
+STORED_FIELD = Field(
+    description="True when the alignment document was written to the store before "
+    "the answer (storage == 'stored')."
+)
+STORAGE_FIELD = Field(
+    description="'stored': written; 'pending': waiting in this replica's write buffer "
+    "(the store is slow or down), fetchable now and written when the store answers; "
+    "'dropped': the buffer was full, the id will not resolve."
+)
+
+
 class AlternativeOut(BaseModel):
     text: str
     score: float
@@ -172,7 +194,8 @@ class TranslationOut(BaseModel):
     text: str
     score: float = Field(description="Length-normalized log-probability.")
     alternatives: list[AlternativeOut]
-    stored: bool = Field(description="False when the alignment store was unavailable.")
+    stored: bool = STORED_FIELD
+    storage: StorageState = STORAGE_FIELD
     alignment: Alignment | None = None
     candidates: list[list[CandidateOut]] | None = Field(
         None,
@@ -191,7 +214,8 @@ class AlignmentOut(BaseModel):
     token_scores: list[float] = Field(
         description="Log-probability of each target piece (`alignment.target_tokens`)."
     )
-    stored: bool = Field(description="False when the alignment store was unavailable.")
+    stored: bool = STORED_FIELD
+    storage: StorageState = STORAGE_FIELD
     alignment: Alignment
 
 

@@ -36,7 +36,7 @@ class BatchingOptions:
     max_queue: int = 256  # texts waiting or running; beyond it requests are refused
 
 
-@dataclass
+@dataclass(eq=False)
 class _Job(Generic[Item, Result]):
     texts: list[Item]
     options: Hashable  # jobs with equal options share a batch
@@ -72,6 +72,8 @@ class Batcher(Generic[Item, Result]):
         self._worker = asyncio.get_running_loop().create_task(self._work(), name="batcher")
 
     async def submit(self, texts: list[Item], options: Hashable) -> list[Result]:
+        """The results of ``texts``; cancelling the caller takes them out of the queue
+        (a batch already running finishes, its results unused)."""
         if self._closing:
             raise ShuttingDown("the service is shutting down")
         if self._queued_texts + len(texts) > self.options.max_queue:
@@ -86,6 +88,8 @@ class Batcher(Generic[Item, Result]):
             return await job.future
         finally:
             self._queued_texts -= len(texts)
+            if job in self._pending:  # cancelled while queued: it will not be decoded
+                self._pending.remove(job)
 
     async def close(self) -> None:
         """Stop accepting work, finish what is queued, then stop the worker."""
@@ -132,11 +136,13 @@ class Batcher(Generic[Item, Result]):
                 self._wakeup.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), remaining)
+            if not self._pending:  # every waiting job was cancelled
+                continue
             batch = self._take_batch()
             texts = [text for job in batch for text in job.texts]
             start = time.perf_counter()
             try:
-                results = await loop.run_in_executor(None, self._run_batch, texts, first.options)
+                results = await loop.run_in_executor(None, self._run_batch, texts, batch[0].options)
             except Exception as error:
                 for job in batch:
                     if not job.future.done():

@@ -12,8 +12,6 @@ from redis.retry import Retry
 
 from service.storage.base import StoreUnavailable
 
-_SOCKET_TIMEOUT_S = 1.0
-
 
 class RedisStore:
     """Documents as Redis strings with a TTL, plus a sorted set of ids by write time.
@@ -30,6 +28,7 @@ class RedisStore:
         ttl_seconds: float,
         max_entries: int,
         prefix: str = "nmt:alignment:",
+        timeout_seconds: float = 0.25,
     ) -> None:
         if ttl_seconds <= 0:
             raise ValueError(f"ttl_seconds must be positive, got {ttl_seconds}")
@@ -41,8 +40,8 @@ class RedisStore:
         self._index_key = f"{prefix}ids"
         self._client = redis.Redis.from_url(
             url,
-            socket_timeout=_SOCKET_TIMEOUT_S,
-            socket_connect_timeout=_SOCKET_TIMEOUT_S,
+            socket_timeout=timeout_seconds,
+            socket_connect_timeout=timeout_seconds,
             retry=Retry(NoBackoff(), 0),
         )
 

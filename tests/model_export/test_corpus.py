@@ -13,11 +13,13 @@ from model_export.corpus import (
     SWORD_PATH,
     TEST_BOOKS,
     Pair,
+    osis_to_text,
     read_parallel_files,
     read_tsv,
     split_bible,
     split_by_hash,
     split_of_book,
+    truecase_leading_capitals,
 )
 
 FIXTURE_CORPUS = Path(__file__).parents[1] / "fixtures" / "bible_en_es_400.tsv"
@@ -198,3 +200,52 @@ def test_real_bible_split_sizes_and_no_leak() -> None:
     assert {ref.rsplit(" ", 1)[0] for ref in refs["test"]} == TEST_BOOKS
     assert {ref.rsplit(" ", 1)[0] for ref in refs["dev"]} == DEV_BOOKS
     assert all(pair.source and pair.target for name in SPLITS for pair in splits[name])
+
+
+# A verse with a footnote and words the translators added, as the SWORD modules store them.
+GENESIS_1_1 = (
+    '<w lemma="strong:H0430">In</w> <w lemma="strong:H0853">the</w> '
+    '<w lemma="strong:H7225">beginning</w>, <w lemma="strong:H0430">God</w>'
+    '<note placement="foot"><reference type="annotateRef">1:1 </reference>The Hebrew word '
+    "rendered “God” is “אֱלֹהִ֑ים” (Elohim).</note>"
+    '<w lemma="strong:H1254">created</w> <w lemma="strong:H0853">the</w> '
+    '<w lemma="strong:H8064">heavens</w> and the earth. '
+)
+
+
+def test_a_footnote_becomes_a_space_not_glue() -> None:
+    assert osis_to_text(GENESIS_1_1) == ("In the beginning, God created the heavens and the earth.")
+
+
+def test_titles_are_dropped_and_entities_unescaped() -> None:
+    markup = '<title type="psalm">A Psalm by David.</title> <l>Yahweh &amp; me</l>'
+    assert osis_to_text(markup) == "Yahweh & me"
+
+
+def test_words_the_translators_added_stay_apart_from_their_neighbours() -> None:
+    markup = (
+        '<w>Y FUÉ</w><transChange type="added">que</transChange><w>á los treinta</w>, '
+        '<w>PASANDO</w><transChange type="added">Jesús</transChange>, '
+        '<w>sáca</w><transChange type="added">lo</transChange> fuera'
+    )
+    assert osis_to_text(markup) == "Y FUÉ que á los treinta, PASANDO Jesús, sácalo fuera"
+
+
+def test_chapter_initial_capitals_are_truecased() -> None:
+    texts = [
+        "EN el principio crió Dios los cielos y la tierra.",
+        "Y BOOZ subió á la puerta.",
+        "Y ACONTECIÓ en los días que gobernaban los jueces.",
+        "y engendró á Booz, y Booz engendró á Obed.",
+        "y aconteció que vino.",
+        "Y dijo Dios: Sea la luz.",
+    ]
+    assert (
+        truecase_leading_capitals(texts)
+        == [
+            "En el principio crió Dios los cielos y la tierra.",
+            "Y Booz subió á la puerta.",  # a name: capitalized where it occurs elsewhere
+            "Y aconteció en los días que gobernaban los jueces.",
+            *texts[3:],  # no capitals to undo
+        ]
+    )

@@ -11,7 +11,13 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from model_export.export import DECODER_FILE, ENCODER_FILE, FORMAT_VERSION, rebuild_torch_model
+from model_export.export import (
+    DECODER_FILE,
+    ENCODER_FILE,
+    FORMAT_VERSION,
+    HEAD_FILE,
+    rebuild_torch_model,
+)
 from model_export.model import Seq2Seq
 from model_export.parity import TOLERANCE, check_parity
 from model_export.train import load_model
@@ -48,6 +54,8 @@ def test_parity_with_pytorch_and_batching(trained: Seq2Seq, tiny_artifact: Path)
     assert report.max_log_prob_diff <= TOLERANCE <= 1e-4
     assert report.max_attention_diff <= 1e-4
     assert report.max_annotation_diff <= 1e-4
+    assert trained.alignment_head is not None  # so the head graph was compared too
+    assert report.max_head_diff <= 1e-4
     assert report.greedy_identical
     assert report.ok
 
@@ -64,7 +72,7 @@ def test_rebuilt_model_has_the_trained_weights(trained: Seq2Seq, tiny_artifact: 
 def test_initializers_keep_pytorch_parameter_names(trained: Seq2Seq, tiny_artifact: Path) -> None:
     names = {
         init.name
-        for file in (ENCODER_FILE, DECODER_FILE)
+        for file in (ENCODER_FILE, DECODER_FILE, HEAD_FILE)
         for init in onnx.load(str(tiny_artifact / file)).graph.initializer
     }
     assert set(trained.state_dict()) <= names
@@ -78,7 +86,13 @@ def test_model_config_states_the_facts(trained: Seq2Seq, tiny_artifact: Path) ->
     assert config["model"]["embedding_size"] == 32
     assert config["model"]["attention"] is True
     assert (config["source_lang"], config["target_lang"]) == ("en", "es")
-    for key in ("encoder", "decoder_step", "source_tokenizer", "target_tokenizer"):
+    for key in (
+        "encoder",
+        "decoder_step",
+        "alignment_head",
+        "source_tokenizer",
+        "target_tokenizer",
+    ):
         assert (tiny_artifact / config[key]).is_file(), key
     for key in ("encoder", "decoder_step"):
         assert (tiny_artifact / config["int8"][key]).is_file(), key
@@ -94,6 +108,7 @@ def test_artifact_holds_nothing_from_pytorch(tiny_artifact: Path) -> None:
         "decoder_step.onnx",
         "int8/encoder.onnx",
         "int8/decoder_step.onnx",
+        "alignment_head.onnx",
         "source.spm",
         "target.spm",
         "model_config.json",

@@ -181,3 +181,57 @@ def test_a_failing_batch_fails_its_jobs_and_the_worker_goes_on() -> None:
         return result
 
     assert asyncio.run(main()) == ["1:again"]
+
+
+def test_cancelled_jobs_leave_the_queue_and_are_not_decoded() -> None:
+    """A job cancelled while queued frees its room at once and never reaches ``run_batch``;
+    later jobs are admitted in the room it left and decoded."""
+    gate = threading.Event()
+    run = RecordingRun(gate)
+
+    async def main() -> tuple[list[str], list[str], int]:
+        batcher = Batcher(run, BatchingOptions(max_batch_size=2, max_wait_ms=0, max_queue=4))
+        batcher.start()
+        running = asyncio.create_task(batcher.submit(["run"], GREEDY))
+        while not gate.is_set() and batcher.queue_depth < 1:
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0.05)  # the worker has taken "run" and waits on the gate
+        leaving = [asyncio.create_task(batcher.submit([f"gone{n}"], BEAM)) for n in range(3)]
+        while batcher.queue_depth < 4:
+            await asyncio.sleep(0.001)
+        with pytest.raises(Overloaded):
+            await batcher.submit(["refused"], BEAM)
+        for job in leaving:
+            job.cancel()
+        await asyncio.gather(*leaving, return_exceptions=True)
+        depth_after_cancel = batcher.queue_depth
+        later = asyncio.create_task(batcher.submit(["later1", "later2"], BEAM))
+        gate.set()
+        results = [await running, await later]
+        await batcher.close()
+        return results[0], results[1], depth_after_cancel
+
+    first, later, depth = asyncio.run(main())
+    assert depth == 1  # only the running job still counts
+    assert (first, later) == (["1:run"], ["2:later1", "2:later2"])
+    decoded = [text for texts, _ in run.calls for text in texts]
+    assert decoded == ["run", "later1", "later2"]
+    assert not any(text.startswith("gone") for text in decoded)
+
+
+def test_cancelling_the_only_waiting_job_leaves_the_worker_running() -> None:
+    run = RecordingRun()
+
+    async def main() -> list[str]:
+        batcher = Batcher(run, BatchingOptions(max_batch_size=8, max_wait_ms=200))
+        batcher.start()
+        lone = asyncio.create_task(batcher.submit(["lone"], GREEDY))
+        await asyncio.sleep(0.02)  # the worker waits for company
+        lone.cancel()
+        await asyncio.gather(lone, return_exceptions=True)
+        result = await batcher.submit(["next"], GREEDY)
+        await batcher.close()
+        return result
+
+    assert asyncio.run(main()) == ["1:next"]
+    assert run.calls == [(["next"], GREEDY)]

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from service.inference.search import SearchOptions
-from service.inference.translator import Translator
+from service.inference.translator import AlignOptions, Translator
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -31,6 +31,27 @@ def test_translate_prints_the_translation_and_its_word_alignment(tiny_artifact: 
     assert lines[2] == f"links from {expected.pharaoh_source} ({expected.link_rule})"
     assert len(lines[3:]) == len(expected.pharaoh.split())
     assert all("->" in line for line in lines[3:])
+
+
+def test_align_prints_the_score_pieces_and_links(tiny_artifact: Path) -> None:
+    result = run_cli("align", "--model-dir", str(tiny_artifact), "Amen.", "Amén.")
+    assert result.returncode == 0, result.stderr
+    expected = Translator.from_directory(tiny_artifact).align([("Amen.", "Amén.")], AlignOptions())[
+        0
+    ]
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"score {expected.score:.3f}"
+    pieces = lines[1].split()
+    assert pieces[0] == "pieces"
+    assert [p.rsplit(":", 1)[0] for p in pieces[1:]] == expected.target_tokens
+    assert lines[2] == f"links from {expected.pharaoh_source} ({expected.link_rule})"
+    assert len(lines[3:]) == len(expected.pharaoh.split())
+
+
+def test_align_refuses_an_empty_target(tiny_artifact: Path) -> None:
+    result = run_cli("align", "--model-dir", str(tiny_artifact), "Amen.", "  ")
+    assert result.returncode != 0
+    assert "must not be empty" in result.stderr
 
 
 def test_a_missing_model_directory_is_named_at_start_up(tmp_path: Path) -> None:

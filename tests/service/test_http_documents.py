@@ -185,19 +185,29 @@ def test_documents_survive_a_restart(start_server: Callable[..., LiveServer]) ->
     assert fetch(second, translation[0]["id"], "/alignment.png").status_code == 200
 
 
-def test_store_down_translates_but_cannot_fetch(start_server: Callable[..., LiveServer]) -> None:
+def test_store_down_translates_and_documents_wait_in_the_buffer(
+    start_server: Callable[..., LiveServer],
+) -> None:
     closed_port = free_port()  # nothing listens there
     server = start_server(redis_url=f"redis://127.0.0.1:{closed_port}/0")
     body = translate(server, ["God is love.", "Amen."], beam_size=2)
-    assert [t["stored"] for t in body["translations"]] == [False, False]
+    assert [(t["stored"], t["storage"]) for t in body["translations"]] == [(False, "pending")] * 2
     assert all(t["text"] is not None and t["alignment"] for t in body["translations"])
     doc_id = body["translations"][0]["id"]
-    for suffix in ("", "/alignment.svg", "/alignment.png"):
-        response = fetch(server, doc_id, suffix)
-        assert_error(response, 503, "store_unavailable")
-        assert response.headers["retry-after"]
+    document = fetch(server, doc_id)
+    assert document.status_code == 200, document.text
+    assert document.json()["alignment"] == body["translations"][0]["alignment"]
+    for suffix in ("/alignment.svg", "/alignment.png"):
+        assert fetch(server, doc_id, suffix).status_code == 200
+    unknown = fetch(server, "0" * 32)  # not buffered: only the store could answer
+    assert_error(unknown, 503, "store_unavailable")
+    assert unknown.headers["retry-after"]
     metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
-    assert "nmt_store_failures_total 2.0" in metrics
+    assert "nmt_store_pending_documents 2.0" in metrics
+    assert 'nmt_store_documents_total{outcome="stored"} 0.0' in metrics
     ready = httpx.get(f"{server.url}/health/ready", timeout=10)
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "store": "unavailable"}
+    details = ready.json()
+    assert (details["status"], details["store"]) == ("ready", "unavailable")
+    assert details["store_details"]["pending"] == 2
+    assert details["store_details"]["breaker"] in {"open", "half_open"}

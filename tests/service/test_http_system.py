@@ -24,7 +24,12 @@ def test_liveness_and_readiness(shared_server: LiveServer) -> None:
     live = httpx.get(f"{shared_server.url}/health/live", timeout=10)
     ready = httpx.get(f"{shared_server.url}/health/ready", timeout=10)
     assert (live.status_code, live.json()["status"]) == (200, "alive")
-    assert (ready.status_code, ready.json()) == (200, {"status": "ready", "store": "ok"})
+    assert ready.status_code == 200
+    body = ready.json()
+    assert (body["status"], body["store"]) == ("ready", "ok")
+    details = body["store_details"]
+    assert (details["backend"], details["breaker"], details["dropped"]) == ("sqlite", "closed", 0)
+    assert details["capacity"] == 4096
 
 
 def test_models_describes_the_served_model(shared_server: LiveServer) -> None:
@@ -117,6 +122,9 @@ def test_openapi_documents_the_translate_request(shared_server: LiveServer) -> N
     assert request["required"] == ["text"]
     assert all(request["properties"][f].get("description") for f in fields)
     assert "alignment" in schema["components"]["schemas"]["TranslationOut"]["properties"]
+    assert "/v1/align" in schema["paths"]
+    align = schema["components"]["schemas"]["AlignRequest"]
+    assert set(align["required"]) == {"source", "target"}
 
 
 @pytest.fixture

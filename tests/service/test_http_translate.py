@@ -70,6 +70,7 @@ def test_every_translation_has_its_fields(batch: dict[str, Any]) -> None:
             "score",
             "alternatives",
             "stored",
+            "storage",
             "alignment",
             "candidates",
         }
@@ -77,7 +78,7 @@ def test_every_translation_has_its_fields(batch: dict[str, Any]) -> None:
         assert isinstance(translation["text"], str)
         assert isinstance(translation["score"], float) and translation["score"] <= 0
         assert translation["alternatives"] == []
-        assert translation["stored"] is True
+        assert (translation["stored"], translation["storage"]) == (True, "stored")
         assert len(translation["id"]) == 32
 
 
@@ -127,8 +128,14 @@ def test_word_matrix_is_the_aggregated_subword_matrix(batch: dict[str, Any]) -> 
 
 def test_pharaoh_pairs_are_the_word_argmax_without_eos(batch: dict[str, Any]) -> None:
     for translation in batch["translations"]:
-        words = translation["alignment"]["words"]
-        matrix = np.array(words["attention"])
+        alignment = translation["alignment"]
+        words = alignment["words"]
+        # The tiny model has an alignment head and no dev-chosen rule: argmax of the head.
+        assert (alignment["pharaoh_source"], alignment["link_rule"]) == (
+            "alignment_head",
+            "argmax",
+        )
+        matrix = np.array(alignment["alignment_head"]["words"])
         source_columns = [i for i, w in enumerate(words["source"]) if w != EOS]
         expected = set()
         for j, target_word in enumerate(words["target"]):

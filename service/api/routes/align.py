@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
-from service.api.checks import check_languages, check_sizes, store_documents
 from service.api.deps import Ready, require_api_key
-from service.api.documents import alignment_document, json_bytes, matrix, model_info
+from service.api.documents import json_bytes, matrix
+from service.api.routes.translations import links_to_document
 from service.api.schemas import AlignRequest, AlignResponse, ErrorResponse
-from service.inference.translator import AlignOptions, DecodeRequest, LinkPolicy
+from service.api.translation_pipeline import align_and_store, check_languages
+from service.storage import StorageStatus
 
 router = APIRouter(prefix="/v1", tags=["translation"], dependencies=[Depends(require_api_key)])
 
@@ -20,32 +20,19 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/align", response_model=AlignResponse, responses=ERRORS)
-async def align(request: AlignRequest, state: Ready) -> Response:
+@router.post(
+    "/align",
+    response_model=AlignResponse,
+    responses={**ERRORS, 200: {"links": links_to_document("/alignments/0/id")}},
+)
+async def align(request: AlignRequest, state: Ready, http_request: Request) -> Response:
     """Align given translation pairs: the model runs teacher-forced over each target and
     answers its attention, word alignment and the log-probability of every target piece
     (useful for quality estimation and reranking). Stored like translations."""
-    translator, scheduler = state.translator, state.scheduler
-    assert translator is not None and scheduler is not None
     check_languages(state, request.source_lang, request.target_lang)
-    pairs = request.pairs
-    check_sizes(state, [source for source, _ in pairs], "source")
-    check_sizes(state, [target for _, target in pairs], "target")
-    sources = translator.encode_sources([source for source, _ in pairs])
-    targets = translator.encode_targets([target for _, target in pairs])
-    state.metrics.source_tokens.inc(sum(len(s.ids) for s in sources))
-    state.metrics.target_tokens.inc(sum(len(t.ids) for t in targets))
-
-    options = AlignOptions(length_penalty=state.settings.length_penalty)
-    aligned = await scheduler.submit(DecodeRequest(pairs, options))
-    if request.link_rule is not None:
-        policy = LinkPolicy(request.link_rule, translator.link_policy.threshold)
-        aligned = [a.relinked(policy) for a in aligned]
-    model = model_info(state)
-    documents = [alignment_document(uuid.uuid4().hex, a, model, options) for a in aligned]
-    stored = await store_documents(state, documents)
+    batch = await align_and_store(state, http_request, request.pairs, request.link_rule)
     body = {
-        "model": model,
+        "model": batch.model,
         "alignments": [
             {
                 "id": document["id"],
@@ -53,10 +40,13 @@ async def align(request: AlignRequest, state: Ready) -> Response:
                 "target": a.text,
                 "score": a.score,
                 "token_scores": [] if a.token_scores is None else matrix(a.token_scores),
-                "stored": stored,
+                "stored": status is StorageStatus.stored,
+                "storage": status.value,
                 "alignment": document["alignment"],
             }
-            for a, document in zip(aligned, documents, strict=True)
+            for a, document, status in zip(
+                batch.translations, batch.documents, batch.statuses, strict=True
+            )
         ],
     }
     return Response(json_bytes(body), media_type="application/json")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -11,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.api.deps import Ready, State, require_api_key
 from service.api.documents import model_info
+from service.storage import BreakerState
 
 router = APIRouter(tags=["system"])
 
@@ -26,13 +26,27 @@ async def ready(state: State) -> JSONResponse:
     """200 once the model is loaded and warmed up, 503 before and while shutting down.
 
     The alignment store is reported but does not decide readiness: without it the
-    service still translates (documents are then not stored), so a store outage must
-    not take every replica out of rotation.
+    service still translates (documents wait in the write buffer), so a store outage
+    must not take every replica out of rotation. The report is the circuit breaker's
+    view, so a hung store does not slow the probe.
     """
-    if state.ready:
-        store = state.store
-        reachable = store is not None and await asyncio.to_thread(store.ping)
-        return JSONResponse({"status": "ready", "store": "ok" if reachable else "unavailable"})
+    if state.ready and state.writer is not None:
+        stats = state.writer.stats()
+        return JSONResponse(
+            {
+                "status": "ready",
+                "store": "ok" if stats.breaker is BreakerState.closed else "unavailable",
+                "store_details": {
+                    "backend": state.writer.kind,
+                    "breaker": stats.breaker.value,
+                    "pending": stats.pending,
+                    "capacity": stats.capacity,
+                    "stored": stats.stored,
+                    "dropped": stats.dropped,
+                    "last_error": stats.last_error,
+                },
+            }
+        )
     return JSONResponse(
         {"status": "not_ready", "message": state.status_message},
         status_code=503,
@@ -40,7 +54,16 @@ async def ready(state: State) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def metrics(state: State) -> Response:
     """Prometheus metrics."""
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -27,17 +27,34 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 DocumentId = Path(description="The id returned by POST /v1/translate.")
 
 
+def links_to_document(id_pointer: str) -> dict[str, Any]:
+    """OpenAPI links from a response's document id (a JSON pointer) to the fetch routes."""
+    return {
+        name: {"operationId": operation, "parameters": {"doc_id": f"$response.body#{id_pointer}"}}
+        for name, operation in (
+            ("GetTranslation", "get_translation"),
+            ("GetHeatmapSvg", "get_translation_svg"),
+            ("GetHeatmapPng", "get_translation_png"),
+        )
+    }
+
+
 class Level(StrEnum):
     word = "word"
     subword = "subword"
 
 
+class Matrix(StrEnum):
+    attention = "attention"  # the model's alpha (Figure 3)
+    alignment_head = "alignment_head"  # the alignment head's probabilities
+
+
 async def _fetch(state: State, doc_id: str) -> dict[str, Any]:
-    if state.store is None:
+    if state.writer is None:
         raise ApiError(503, "not_ready", state.status_message, {"Retry-After": "1"})
     document = None
     if ID_PATTERN.match(doc_id):
-        document = await asyncio.to_thread(state.store.get, doc_id)
+        document = await state.writer.get(doc_id)
     if document is None:
         raise ApiError(
             404, "not_found", f"no alignment document with id {doc_id!r} (unknown or expired)"
@@ -45,25 +62,34 @@ async def _fetch(state: State, doc_id: str) -> dict[str, Any]:
     return document
 
 
-@router.get("/{doc_id}", response_model=AlignmentDocument, responses=ERRORS)
+@router.get(
+    "/{doc_id}", response_model=AlignmentDocument, responses=ERRORS, operation_id="get_translation"
+)
 async def get_document(state: State, doc_id: str = DocumentId) -> dict[str, Any]:
     """The stored alignment document of one translation."""
     return await _fetch(state, doc_id)
 
 
 def _heatmap_inputs(
-    document: dict[str, Any], level: Level
+    document: dict[str, Any], level: Level, matrix: Matrix
 ) -> tuple[np.ndarray, list[str], list[str]]:
     alignment = document["alignment"]
-    if level is Level.word:
-        words = alignment["words"]
-        inputs = np.array(words["attention"]), words["source"], words["target"]
+    words = alignment["words"]
+    if matrix is Matrix.attention:
+        weights = words["attention"] if level is Level.word else alignment["attention"]
     else:
-        inputs = (
-            np.array(alignment["attention"]),
-            alignment["source_tokens"],
-            alignment["target_tokens"],
-        )
+        head = alignment.get("alignment_head")
+        if head is None:
+            raise ApiError(
+                404,
+                "no_alignment_head",
+                "this document has no alignment head matrix (the model has no alignment head)",
+            )
+        weights = head["words"] if level is Level.word else head["attention"]
+    if level is Level.word:
+        inputs = np.array(weights), words["source"], words["target"]
+    else:
+        inputs = np.array(weights), alignment["source_tokens"], alignment["target_tokens"]
     longest = max(len(inputs[1]), len(inputs[2]))
     if longest > heatmap.MAX_SIDE:
         raise ApiError(
@@ -75,17 +101,41 @@ def _heatmap_inputs(
     return inputs
 
 
-@router.get("/{doc_id}/alignment.svg", response_class=Response, responses=ERRORS)
-async def get_svg(state: State, doc_id: str = DocumentId, level: Level = Level.word) -> Response:
-    """The attention heatmap as SVG, drawn like Figure 3 of Bahdanau et al. (2015)."""
-    matrix, source, target = _heatmap_inputs(await _fetch(state, doc_id), level)
-    svg = await asyncio.to_thread(heatmap.render_svg, matrix, source, target)
+@router.get(
+    "/{doc_id}/alignment.svg",
+    response_class=Response,
+    responses={**ERRORS, 200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}}},
+    operation_id="get_translation_svg",
+)
+async def get_svg(
+    state: State,
+    doc_id: str = DocumentId,
+    level: Level = Level.word,
+    matrix: Matrix = Matrix.attention,
+) -> Response:
+    """The attention heatmap as SVG, drawn like Figure 3 of Bahdanau et al. (2015);
+    ``matrix=alignment_head`` draws the alignment head's probabilities instead."""
+    weights, source, target = _heatmap_inputs(await _fetch(state, doc_id), level, matrix)
+    svg = await asyncio.to_thread(heatmap.render_svg, weights, source, target)
     return Response(svg, media_type="image/svg+xml")
 
 
-@router.get("/{doc_id}/alignment.png", response_class=Response, responses=ERRORS)
-async def get_png(state: State, doc_id: str = DocumentId, level: Level = Level.word) -> Response:
-    """The attention heatmap as PNG."""
-    matrix, source, target = _heatmap_inputs(await _fetch(state, doc_id), level)
-    png = await asyncio.to_thread(heatmap.render_png, matrix, source, target)
+@router.get(
+    "/{doc_id}/alignment.png",
+    response_class=Response,
+    responses={
+        **ERRORS,
+        200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+    },
+    operation_id="get_translation_png",
+)
+async def get_png(
+    state: State,
+    doc_id: str = DocumentId,
+    level: Level = Level.word,
+    matrix: Matrix = Matrix.attention,
+) -> Response:
+    """The attention (or alignment head) heatmap as PNG."""
+    weights, source, target = _heatmap_inputs(await _fetch(state, doc_id), level, matrix)
+    png = await asyncio.to_thread(heatmap.render_png, weights, source, target)
     return Response(png, media_type="image/png")

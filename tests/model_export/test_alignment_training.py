@@ -1,0 +1,98 @@
+"""Guided alignment and the alignment head: their losses fall, a frozen model stays frozen."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from model_export.dataset import ParallelData, batches_by_tokens
+from model_export.model import ModelConfig, Seq2Seq
+from model_export.train import (
+    TrainConfig,
+    alignment_cross_entropy,
+    batch_losses,
+    load_model,
+    train,
+)
+
+
+def read_log(run_dir: Path) -> list[dict[str, float]]:
+    return [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+
+
+def test_guided_and_head_losses_fall_over_training(tiny_run: Path) -> None:
+    records = read_log(tiny_run)
+    guided = [r["guided_alignment_loss"] for r in records]
+    head = [r["head_alignment_loss"] for r in records]
+    assert guided[-1] < guided[0]
+    assert head[-1] < head[0]
+    assert all(0 <= r["dev_attention_f1"] <= 1 and 0 <= r["dev_head_f1"] <= 1 for r in records)
+
+
+def test_alignment_cross_entropy_skips_unsupervised_rows() -> None:
+    probabilities = torch.tensor([[[0.5, 0.5], [0.9, 0.1]]])
+    references = torch.tensor([[[1.0, 0.0], [0.0, 0.0]]])  # second row unsupervised
+    loss = alignment_cross_entropy(probabilities, references)
+    assert torch.isclose(loss, -torch.log(torch.tensor(0.5)))
+    assert alignment_cross_entropy(probabilities, torch.zeros_like(references)) == 0
+
+
+def test_a_few_steps_on_one_batch_lower_both_alignment_losses(tiny_data: Path) -> None:
+    torch.manual_seed(0)
+    data = ParallelData.load(tiny_data)
+    examples = [ex for ex in data.training_examples(60) if ex.reference is not None]
+    batch = batches_by_tokens(examples, 400, shuffle=False)[3]
+    config = ModelConfig(
+        data.source_vocab_size,
+        data.target_vocab_size,
+        embedding_size=16,
+        encoder_hidden_size=16,
+        decoder_hidden_size=16,
+        attention_size=16,
+        output_size=16,
+        dropout=0.0,
+        alignment_head=True,
+    )
+    model = Seq2Seq(config)
+    train_config = TrainConfig(guided_alignment=1.0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=0, reduction="sum")
+    first = None
+    for _ in range(80):
+        losses = batch_losses(model, batch, loss_fn, train_config, torch.device("cpu"))
+        assert losses.guided is not None and losses.head is not None
+        first = first or (losses.guided.item(), losses.head.item())
+        total = losses.translation / losses.tokens + losses.guided + losses.head
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+    assert losses.guided.item() < 0.8 * first[0]
+    assert losses.head.item() < 0.8 * first[1]
+
+
+def test_a_head_trained_on_frozen_weights_leaves_the_model_unchanged(
+    tiny_run: Path, tiny_data: Path, tmp_path: Path
+) -> None:
+    base, _ = load_model(tiny_run / "best.pt")
+    run = tmp_path / "head"
+    train(
+        tiny_data,
+        run,
+        ModelConfig(1, 1, alignment_head=True),
+        TrainConfig(epochs=2, batch_tokens=800, threads=1, learning_rate=5e-3, freeze_model=True),
+        init_checkpoint=tiny_run / "best.pt",
+    )
+    tuned, _ = load_model(run / "last.pt")
+    for name, value in base.state_dict().items():
+        if not name.startswith("alignment_head."):
+            assert torch.equal(value, tuned.state_dict()[name]), name
+    changed = [
+        name
+        for name, value in base.state_dict().items()
+        if name.startswith("alignment_head.") and not torch.equal(value, tuned.state_dict()[name])
+    ]
+    assert changed
+    records = read_log(run)
+    assert records[-1]["head_alignment_loss"] < records[0]["head_alignment_loss"]

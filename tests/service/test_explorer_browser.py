@@ -1,0 +1,211 @@
+"""The alignment explorer in a real browser (Debian's chromium driven by Playwright) against
+the real server: translate, hover, permalink, levels, links, steps, errors, keys, phone width."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.conftest import LiveServer
+
+CHROMIUM = Path("/usr/bin/chromium")
+SENTENCE = "In the beginning God created the heaven and the earth."
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="chromium not installed: apt-get install chromium"
+)
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    assert errors == []
+
+
+def translate_in_page(page: Any, server: LiveServer, text: str = SENTENCE) -> None:
+    page.goto(server.url + "/")
+    page.fill("#source", text)
+    page.fill("#beam-size", "3")
+    page.fill("#n-best", "2")
+    page.click("#submit")
+    page.wait_for_selector("#result:not([hidden])", timeout=30_000)
+
+
+def stored_document(server: LiveServer, page: Any) -> dict[str, Any]:
+    permalink = page.get_attribute("#permalink", "href")
+    match = re.fullmatch(r"/t/([0-9a-f]{32})", permalink)
+    assert match, permalink
+    document: dict[str, Any] = httpx.get(f"{server.url}/v1/translations/{match[1]}").json()
+    return document
+
+
+def test_translating_shows_the_same_translation_as_the_api(
+    page: Any, shared_server: LiveServer
+) -> None:
+    translate_in_page(page, shared_server)
+    direct = httpx.post(
+        f"{shared_server.url}/v1/translate",
+        json={"text": SENTENCE, "beam_size": 3, "n_best": 2},
+        timeout=60,
+    ).json()["translations"][0]
+    assert page.text_content("#translation-text") == direct["text"]
+    alternatives = page.locator("#alternatives li")
+    assert alternatives.count() == len(direct["alternatives"]) == 1
+    assert direct["alternatives"][0]["text"] in alternatives.first.text_content()
+
+
+def test_hovering_a_target_word_lights_the_source_words_it_attends_to(
+    page: Any, shared_server: LiveServer
+) -> None:
+    translate_in_page(page, shared_server)
+    attention = np.array(stored_document(shared_server, page)["alignment"]["words"]["attention"])
+    for row in range(attention.shape[0]):
+        page.hover(f'#target-words [data-t="{row}"]')
+        lit = page.locator("#source-words .word.hl")
+        lit_indices = {int(lit.nth(k).get_attribute("data-s")) for k in range(lit.count())}
+        assert lit_indices == {int(i) for i in np.flatnonzero(attention[row] >= 0.05)}
+        assert int(attention[row].argmax()) in lit_indices
+        header = page.locator(f'.heatmap .row-label[data-t="{row}"]')
+        assert "lit" in (header.get_attribute("class") or "")
+    # And the other way: a source word lights the target words that attend to it.
+    column = int(attention[0].argmax())
+    page.hover(f'#source-words [data-s="{column}"]')
+    lit = page.locator("#target-words .word.hl")
+    lit_rows = {int(lit.nth(k).get_attribute("data-t")) for k in range(lit.count())}
+    assert lit_rows == {int(j) for j in np.flatnonzero(attention[:, column] >= 0.05)}
+
+
+def test_focus_works_from_the_keyboard(page: Any, shared_server: LiveServer) -> None:
+    translate_in_page(page, shared_server)
+    page.focus('.heatmap .row-label[data-t="0"]')
+    assert page.locator("#source-words .word.hl").count() >= 1
+    page.keyboard.press("Tab")  # the next target label
+    focused = page.evaluate("document.activeElement.dataset.t")
+    assert focused == "1"
+
+
+def test_the_permalink_reloads_the_stored_document(page: Any, shared_server: LiveServer) -> None:
+    translate_in_page(page, shared_server)
+    text = page.text_content("#translation-text")
+    document = stored_document(shared_server, page)
+    page.click("#permalink")
+    page.wait_for_url(f"**/t/{document['id']}")
+    page.wait_for_selector("#result:not([hidden])")
+    assert page.text_content("#translation-text") == text == document["text"]
+    assert page.input_value("#source") == SENTENCE
+    downloads = (("#dl-json", ""), ("#dl-svg", "/alignment.svg"), ("#dl-png", "/alignment.png"))
+    for link, suffix in downloads:
+        href = page.get_attribute(link, "href")
+        assert href.startswith(f"/v1/translations/{document['id']}{suffix}")
+        assert httpx.get(shared_server.url + href).status_code == 200
+
+
+def test_levels_links_and_steps_follow_the_document(page: Any, shared_server: LiveServer) -> None:
+    translate_in_page(page, shared_server)
+    alignment = stored_document(shared_server, page)["alignment"]
+    rows = page.locator(".heatmap .row-label")
+    assert rows.count() == len(alignment["words"]["target"])
+    assert page.locator(".heatmap .cell").count() == len(alignment["words"]["target"]) * len(
+        alignment["words"]["source"]
+    )
+    page.check('input[name="level"][value="subword"]')
+    assert rows.count() == len(alignment["target_tokens"])
+    assert page.locator(".heatmap .col-label").count() == len(alignment["source_tokens"])
+    assert page.get_attribute("#dl-svg", "href").endswith("level=subword")
+    page.check('input[name="level"][value="word"]')
+    assert rows.count() == len(alignment["words"]["target"])
+
+    assert page.locator(".cell.link").count() == 0
+    page.check("#show-links")
+    assert page.locator(".cell.link").count() == len(alignment["pharaoh"].split())
+
+    steps = len(alignment["target_tokens"])
+    assert page.text_content("#step-label").startswith(f"step 1 of {steps}")
+    page.click("#step-next")
+    assert page.text_content("#step-label").startswith(f"step 2 of {steps}")
+    bars = page.locator("#step-bars .bar-value")
+    assert bars.count() == len(alignment["words"]["source"])
+    shown = [float(bars.nth(k).text_content()) for k in range(bars.count())]
+    assert sum(shown) == pytest.approx(1.0, abs=0.01 * len(shown))
+
+
+def test_api_errors_are_shown_as_their_message(page: Any, shared_server: LiveServer) -> None:
+    page.goto(shared_server.url + "/")
+    page.fill("#beam-size", "2")
+    page.fill("#n-best", "3")
+    page.click("#submit")
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.text_content("#error") == "n_best must be between 1 and beam_size (2)"
+    assert page.is_hidden("#result")
+
+
+def test_the_api_key_is_sent_and_kept_for_the_session(
+    page: Any, start_server: Callable[..., LiveServer]
+) -> None:
+    server = start_server(api_keys="k-one,k-two")
+    page.goto(server.url + "/")
+    page.click("#submit")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "Authorization: Bearer" in page.text_content("#error")
+    page.click("#key-box summary")
+    page.fill("#api-key", "k-two")
+    page.click("#submit")
+    page.wait_for_selector("#result:not([hidden])", timeout=30_000)
+    assert page.is_hidden("#error")
+    page.reload()
+    assert page.input_value("#api-key") == "k-two"
+
+
+def test_readable_at_phone_width_and_a_screenshot(
+    browser: Any, shared_server: LiveServer, tmp_path: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    page = context.new_page()
+    translate_in_page(page, shared_server)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot = tmp_path / "explorer-phone.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.read_bytes().startswith(b"\x89PNG")
+    context.close()
+
+
+def test_align_mode_shows_the_given_translation_and_the_head_matrix(
+    page: Any, shared_server: LiveServer
+) -> None:
+    page.goto(shared_server.url + "/")
+    page.check('input[name="mode"][value="align"]')
+    page.fill("#source", "Jesus wept.")
+    page.fill("#target", "Y lloró Jesús.")
+    page.click("#submit")
+    page.wait_for_selector("#result:not([hidden])", timeout=30_000)
+    assert page.text_content("#translation-text") == "Y lloró Jesús."
+    document = stored_document(shared_server, page)
+    assert document["options"]["forced"] is True
+    words = document["alignment"]["words"]
+    assert page.locator("#matrix-choice").is_visible()  # the tiny model has a head
+    page.check('input[name="matrix"][value="both"]')
+    assert page.locator(".heatmap").count() == 2
+    cells = len(words["source"]) * len(words["target"])
+    assert page.locator(".heatmap .cell").count() == 2 * cells
+    page.check('input[name="matrix"][value="head"]')
+    assert page.locator(".heatmap").count() == 1
