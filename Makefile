@@ -10,7 +10,7 @@ DATA ?= work/data
 RUNS ?= work/runs
 MODEL ?= models/en-es
 
-.PHONY: install install-dev serve test lint typecheck pytest bench soak prepare train train-baseline export evaluate container-smoke
+.PHONY: install install-dev serve test lint typecheck pytest bench soak gpu-check prepare train train-baseline export evaluate container-smoke
 
 $(VENV_PYTHON):
 	bash scripts/make-venv.sh "$(PYTHON)" "$(VENV)"
@@ -52,6 +52,11 @@ bench: install-dev
 SOAK_MINUTES ?= 3
 soak: install-dev
 	$(PYTHON) -m bench.soak --model $(MODEL) --minutes $(SOAK_MINUTES) --redis
+
+# On a machine with an NVIDIA GPU: onnxruntime-gpu, the service on CUDA, the bench against
+# PyTorch eager on the same GPU at batch 1, 64 and 256.
+gpu-check:
+	PYTHON=$(PYTHON) MODEL=$(MODEL) bash scripts/gpu-check.sh
 
 # The pipeline that made the bundled model (see README for running times).
 prepare: $(VENV)/.installed-dev

@@ -1,10 +1,18 @@
-"""Load benchmark: the real service under concurrent clients, against PyTorch eager.
+"""Load benchmark: the real service under concurrent clients, against PyTorch eager and
+against the machine's own limit.
 
-Starts ``python -m service serve`` on a free port, sends test-split sentences of 22 to
-28 words (median 25) at concurrency 1, 8 and 64 with greedy and beam-5 search, and
-prints requests/s, target tokens/s and latency percentiles. Then decodes the same
-sentences with PyTorch eager inference of the same weights (rebuilt from the ONNX
-artifact), one request at a time as a plain PyTorch server would, and prints the ratios.
+1. Measures this machine's sgemm rate at the decoder step's shapes and, from the step's
+   FLOP count, the ceiling in decoder rows/s at each batch size (``bench.ceiling``).
+2. In process (no HTTP): ``Translator.translate`` on the bench sentences, greedy and beam 5
+   at batch 1, 8, 32 and 64, each as a fraction of the ceiling; and what the server adds
+   per request around decoding (document + orjson body, SQLite store).
+3. Starts ``python -m service serve`` on a free port, sends test-split sentences of 22 to
+   28 words (median 25) at concurrency 1, 8 and 64 with greedy and beam-5 search, and
+   prints requests/s, target tokens/s and latency percentiles; then the latency of lone
+   greedy requests while clients keep 32-text beam-10 requests running (the scheduler's
+   light/heavy policy).
+4. Decodes the same sentences with PyTorch eager inference of the same weights (rebuilt
+   from the ONNX artifact), one request at a time as a plain PyTorch server would.
 
     python -m bench.load --model models/en-es [--requests 64] [--json out.json]
 """
@@ -27,11 +35,11 @@ from typing import Any
 import httpx
 import numpy as np
 
+from bench.ceiling import DecoderShapes, ceiling_rows_per_s
+from bench.in_process import decode_table, serving_costs
+from bench.in_process import load as load_counting
+
 SENTENCES = Path(__file__).with_name("sentences_en.txt")
-# Ceiling from the FLOP count of one decoder step (about 7 MFLOP per row for embedding 256,
-# hidden 256 and 8,000 pieces) on 2 cores: about 11,000 decoder rows/s at batch 1 and
-# 35,000 at batch 64. "ceiling" in the table is the fraction of it reached.
-CEILING_TOKENS_PER_S = {1: 11_000, 8: 25_000, 64: 35_000}
 
 
 def _free_port() -> int:
@@ -111,16 +119,79 @@ async def run_load(
     }
 
 
+async def light_next_to_heavy(
+    url: str, sentences: list[str], heavy_clients: int, probes: int
+) -> dict[str, float]:
+    """p50 latency of lone greedy requests, alone and while ``heavy_clients`` clients keep
+    32-text beam-10 requests decoding."""
+
+    async def probe(client: httpx.AsyncClient) -> list[float]:
+        latencies = []
+        for n in range(probes):
+            body = {"text": sentences[n % len(sentences)], "beam_size": 1}
+            start = time.perf_counter()
+            response = await client.post(f"{url}/v1/translate", json=body)
+            response.raise_for_status()
+            latencies.append(time.perf_counter() - start)
+        return latencies
+
+    stop = asyncio.Event()
+
+    async def heavy(client: httpx.AsyncClient, offset: int) -> None:
+        while not stop.is_set():
+            texts = [sentences[(offset + i) % len(sentences)] for i in range(32)]
+            await client.post(
+                f"{url}/v1/translate",
+                json={"text": texts, "beam_size": 10, "return_attention": False},
+            )
+
+    async with httpx.AsyncClient(timeout=600) as client:
+        alone = await probe(client)
+        loads = [asyncio.ensure_future(heavy(client, 32 * n)) for n in range(heavy_clients)]
+        await asyncio.sleep(2.0)  # the heavy batch is running
+        beside = await probe(client)
+        stop.set()
+        await asyncio.gather(*loads)
+    return {
+        "alone_p50_ms": statistics.median(alone) * 1000,
+        "beside_heavy_p50_ms": statistics.median(beside) * 1000,
+    }
+
+
+def _torch_step(model: Any, encoded: tuple[Any, Any, Any], tensor: Any) -> Any:
+    """A full-distribution step of the PyTorch model over one encoded sentence."""
+    import torch
+
+    annotations, keys, mask = encoded
+
+    def step(
+        prev: np.ndarray, state: np.ndarray, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        index = tensor(rows)
+        with torch.no_grad():
+            log_probs, new_state, alpha = model.step(
+                tensor(prev), tensor(state), annotations[index], keys[index], mask[index]
+            )
+        return log_probs.cpu().numpy(), new_state.cpu().numpy(), alpha.cpu().numpy()
+
+    return step
+
+
 def torch_eager(
-    model_dir: Path, sentences: list[str], beam: int, requests: int, threads: int
+    model_dir: Path,
+    sentences: list[str],
+    beam: int,
+    requests: int,
+    threads: int,
+    device: str = "cpu",
 ) -> dict[str, Any]:
-    """The same weights in PyTorch eager mode, one request at a time."""
+    """The same weights in PyTorch eager mode, one request at a time, on ``device``; the
+    search is the service's own, over a step that returns the full distribution."""
     import torch
 
     from model_export.export import rebuild_torch_model
-    from model_export.parity import torch_encode, torch_step_function
     from service.inference.artifact import load_artifact
-    from service.inference.search import SearchOptions, beam_search
+    from service.inference.search import SearchOptions, beam_search, top_k_step
     from service.inference.tokenizer import Tokenizer
 
     torch.set_num_threads(threads)
@@ -128,16 +199,25 @@ def torch_eager(
     tokenizer = Tokenizer(
         artifact.source_tokenizer_path, artifact.target_tokenizer_path, artifact.special_tokens.eos
     )
-    model = rebuild_torch_model(model_dir)
+    model = rebuild_torch_model(model_dir).to(device)
     special = artifact.special_tokens
+
+    def tensor(values: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(values)).to(device)
+
     latencies, tokens = [], 0
     for n in range(requests):
         start = time.perf_counter()
         ids = tokenizer.encode_source(sentences[n % len(sentences)]).ids
-        encoded = torch_encode(model, np.array([ids]), np.array([len(ids)]))
+        with torch.no_grad():
+            annotations, keys, init_state, mask = model.encode(
+                tensor(np.array([ids])), tensor(np.array([len(ids)]))
+            )
+
+        step = _torch_step(model, (annotations, keys, mask), tensor)
         hyps = beam_search(
-            torch_step_function(model, encoded),
-            encoded.init_state,
+            top_k_step(step),
+            init_state.cpu().numpy(),
             [len(ids)],
             special.bos,
             special.eos,
@@ -149,6 +229,7 @@ def torch_eager(
     total = sum(latencies)
     return {
         "beam": beam,
+        "device": device,
         "requests_per_s": requests / total,
         "target_tokens_per_s": tokens / total,
         "p50_ms": statistics.median(latencies) * 1000,
@@ -168,28 +249,82 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime / torch threads")
     parser.add_argument("--max-batch-size", type=int, default=64)
     parser.add_argument("--max-wait-ms", type=float, default=0.0)
+    parser.add_argument("--max-batch-rows", type=int, default=1024, help="decoder rows a step")
     parser.add_argument("--precision", choices=["fp32", "int8"], default="fp32")
     parser.add_argument("--skip-torch", action="store_true", help="no PyTorch comparison")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32, 64])
+    parser.add_argument("--skip-in-process", action="store_true")
+    parser.add_argument(
+        "--device", choices=["cpu", "cuda"], default="cpu", help="service and PyTorch device"
+    )
+    parser.add_argument("--skip-mixed", action="store_true", help="no light-beside-heavy run")
     args = parser.parse_args()
     sentences = SENTENCES.read_text().splitlines()
+    config = json.loads((args.model / "model_config.json").read_text())
+    shapes = DecoderShapes.from_config(config["model"])
+    ceilings = {b: ceiling_rows_per_s(shapes, b) for b in sorted({1, *args.batches, 256})}
+    print(
+        f"decoder step: {shapes.flops_per_row() / 1e6:.2f} MFLOP per row "
+        f"(source length {shapes.source_length})"
+    )
+    for batch, (rate, rows) in ceilings.items():
+        print(
+            f"  sgemm at the step's shapes, {batch:>3} rows: {rate / 1e9:6.1f} GFLOP/s "
+            f"-> ceiling {rows:8.0f} decoder rows/s"
+        )
+
+    def ceiling(rows_per_step: float) -> float:
+        nearest = min(ceilings, key=lambda b: abs(b - rows_per_step))
+        return ceilings[nearest][1]
+
+    in_process: list[dict[str, Any]] = []
+    costs: dict[str, float] = {}
+    if not args.skip_in_process:
+        translator = load_counting(args.model, args.precision, args.threads, args.device)
+        in_process = decode_table(translator, sentences, args.beams, args.batches)
+        costs = serving_costs(translator, sentences[0], Path(tempfile.mkdtemp()) / "s.sqlite3")
+        print("in process (Translator.translate, no HTTP):")
+        print(
+            f"{'beam':>4} {'batch':>5} {'sent/s':>8} {'tok/s':>8} {'rows/s':>8} "
+            f"{'rows/step':>9} {'ceiling':>8} {'x batch1':>8}"
+        )
+        for row in in_process:
+            base = next(r for r in in_process if r["beam"] == row["beam"] and r["batch"] == 1)
+            row["fraction_of_ceiling"] = row["decoder_rows_per_s"] / ceiling(row["rows_per_step"])
+            row["speedup_vs_batch_1"] = row["sentences_per_s"] / base["sentences_per_s"]
+            print(
+                f"{row['beam']:>4} {row['batch']:>5} {row['sentences_per_s']:>8.1f} "
+                f"{row['target_tokens_per_s']:>8.0f} {row['decoder_rows_per_s']:>8.0f} "
+                f"{row['rows_per_step']:>9.1f} {row['fraction_of_ceiling']:>8.2f} "
+                f"{row['speedup_vs_batch_1']:>8.2f}"
+            )
+        print(
+            f"per request around decoding: document + orjson body "
+            f"{costs['document_and_json_ms']:.2f} ms, SQLite store {costs['store_ms']:.2f} ms"
+        )
     process, url = start_server(
         args.model,
         {
             "NMT_INTRA_OP_THREADS": str(args.threads),
             "NMT_MAX_BATCH_SIZE": str(args.max_batch_size),
+            "NMT_MAX_BATCH_ROWS": str(args.max_batch_rows),
             "NMT_MAX_WAIT_MS": str(args.max_wait_ms),
             "NMT_MAX_QUEUE": "4096",
             "NMT_PRECISION": args.precision,
+            "NMT_DEVICE": args.device,
         },
     )
     provider = httpx.get(f"{url}/v1/models").json()["models"][0]["execution_provider"]
     results = []
+    mixed: dict[str, float] = {}
     try:
         for beam in args.beams:
             for concurrency in args.concurrency:
                 requests = args.requests or max(40, 4 * concurrency)
                 results.append(asyncio.run(run_load(url, sentences, concurrency, beam, requests)))
+        if not args.skip_mixed:
+            mixed = asyncio.run(light_next_to_heavy(url, sentences, 2, 20))
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -197,7 +332,8 @@ def main() -> None:
         {}
         if args.skip_torch
         else {
-            beam: torch_eager(args.model, sentences, beam, 40, args.threads) for beam in args.beams
+            beam: torch_eager(args.model, sentences, beam, 40, args.threads, args.device)
+            for beam in args.beams
         }
     )
 
@@ -212,12 +348,12 @@ def main() -> None:
     )
     for row in results:
         base = next(r for r in results if r["beam"] == row["beam"] and r["concurrency"] == 1)
-        ceiling = CEILING_TOKENS_PER_S.get(row["concurrency"], 35_000)
         row["speedup_vs_concurrency_1"] = row["requests_per_s"] / base["requests_per_s"]
         torch_rate = eager[row["beam"]]["requests_per_s"] if eager else float("nan")
         row["speedup_vs_torch_eager"] = row["requests_per_s"] / torch_rate
-        # Beam search runs beam_size decoder rows per output token.
-        row["fraction_of_ceiling"] = row["target_tokens_per_s"] * row["beam"] / ceiling
+        # Beam search runs about beam_size decoder rows per output token.
+        rows_per_s = row["target_tokens_per_s"] * row["beam"]
+        row["fraction_of_ceiling"] = rows_per_s / ceiling(min(64, row["concurrency"]) * row["beam"])
         print(
             f"{row['beam']:>4} {row['concurrency']:>5} {row['requests_per_s']:>8.1f} "
             f"{row['target_tokens_per_s']:>8.0f} {row['p50_ms']:>8.1f} {row['p95_ms']:>8.1f} "
@@ -229,9 +365,38 @@ def main() -> None:
             f"torch eager, beam {beam}, one request at a time: {row['requests_per_s']:.1f} "
             f"req/s, {row['target_tokens_per_s']:.0f} tok/s, p50 {row['p50_ms']:.1f} ms"
         )
+    for row in results:
+        same = [r for r in in_process if r["beam"] == row["beam"] and r["batch"] == 32]
+        if same and row["concurrency"] == max(args.concurrency):
+            row["fraction_of_in_process_batch_32"] = (
+                row["requests_per_s"] / same[0]["sentences_per_s"]
+            )
+            print(
+                f"HTTP beam {row['beam']} at concurrency {row['concurrency']}: "
+                f"{row['fraction_of_in_process_batch_32']:.2f} of the in-process batch-32 rate"
+            )
+    if mixed:
+        print(
+            f"lone greedy requests: p50 {mixed['alone_p50_ms']:.1f} ms alone, "
+            f"{mixed['beside_heavy_p50_ms']:.1f} ms beside two clients of 32-text beam-10 "
+            f"requests ({mixed['beside_heavy_p50_ms'] / mixed['alone_p50_ms']:.2f}x)"
+        )
     if args.json:
         args.json.write_text(
-            json.dumps({"service": results, "torch_eager": eager, "provider": provider}, indent=2)
+            json.dumps(
+                {
+                    "ceilings": {
+                        b: {"sgemm_flops": r, "rows_per_s": c} for b, (r, c) in ceilings.items()
+                    },
+                    "in_process": in_process,
+                    "serving_costs": costs,
+                    "service": results,
+                    "light_next_to_heavy": mixed,
+                    "torch_eager": eager,
+                    "provider": provider,
+                },
+                indent=2,
+            )
         )
 
 

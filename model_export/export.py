@@ -5,8 +5,11 @@ Artifact layout (everything the service needs, nothing from PyTorch)::
     encoder.onnx        src_tokens (B,T) int64, src_lengths (B,) int64
                         -> annotations (B,T,2H), keys (B,T,A), init_state (B,D)
     decoder_step.onnx   prev_tokens (B,) int64, state (B,D), annotations (B,T,2H),
-                        keys (B,T,A), src_mask (B,T) bool
-                        -> log_probs (B,V), new_state (B,D), attention (B,T)
+                        keys (B,T,A), src_mask (B,T) bool, gather_tokens (B,) int64,
+                        top_k (1,) int64
+                        -> log_probs (B,V), new_state (B,D), attention (B,T),
+                           gathered_log_probs (B,): log-probability of each row's gather token,
+                           top_log_probs (B,k), top_ids (B,k): the k best pieces, best first
     alignment_head.onnx annotations (B,T,2H), src_mask (B,T) bool, tgt_tokens (B,U) int64
                         (y_1..y_U, the last ``</s>``), tgt_lengths (B,) int64
                         -> probabilities (B,U,T); only for a model with an alignment head,
@@ -14,6 +17,10 @@ Artifact layout (everything the service needs, nothing from PyTorch)::
     int8/               the encoder and decoder step with dynamically quantized weights
     source.spm, target.spm
     model_config.json   format version, sizes, special-token ids, languages, data, scores
+
+Search fetches only the top-k, the gathered log-probabilities, the state and the attention
+of a step; the full ``log_probs`` output is computed inside the graph anyway (TopK needs it)
+and is copied out only for a caller that asks for it by name.
 
 Constant folding is left to ONNX Runtime at load time, so every initializer keeps its
 PyTorch parameter name (the GRU gate reordering stays an op in the graph) and
@@ -69,8 +76,13 @@ class DecoderStepGraph(nn.Module):
         annotations: torch.Tensor,
         keys: torch.Tensor,
         src_mask: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.model[0].step(prev_tokens, state, annotations, keys, src_mask)
+        gather_tokens: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        log_probs, new_state, alpha = self.model[0].step(
+            prev_tokens, state, annotations, keys, src_mask
+        )
+        gathered = log_probs.gather(1, gather_tokens[:, None]).squeeze(1)
+        return log_probs, new_state, alpha, gathered
 
 
 class AlignmentHeadGraph(nn.Module):
@@ -100,7 +112,8 @@ def _example_inputs(
     state = torch.randn(batch, config.decoder_hidden_size)
     mask = torch.arange(length)[None, :] < lengths[:, None]
     prev = torch.tensor([tokenizer.BOS_ID, tokenizer.BOS_ID])
-    return (src, lengths), (prev, state, annotations, keys, mask)
+    gather = torch.tensor([tokenizer.EOS_ID, tokenizer.EOS_ID])
+    return (src, lengths), (prev, state, annotations, keys, mask, gather)
 
 
 def export_onnx(model: Seq2Seq, out_dir: Path) -> None:
@@ -130,10 +143,19 @@ def export_onnx(model: Seq2Seq, out_dir: Path) -> None:
             DecoderStepGraph(model),
             step_inputs,
             str(out_dir / DECODER_FILE),
-            input_names=["prev_tokens", "state", "annotations", "keys", "src_mask"],
-            output_names=["log_probs", "new_state", "attention"],
+            input_names=[
+                "prev_tokens",
+                "state",
+                "annotations",
+                "keys",
+                "src_mask",
+                "gather_tokens",
+            ],
+            output_names=["log_probs", "new_state", "attention", "gathered_log_probs"],
             dynamic_axes={
                 "prev_tokens": {0: "batch"},
+                "gather_tokens": {0: "batch"},
+                "gathered_log_probs": {0: "batch"},
                 "state": {0: "batch"},
                 "annotations": {0: "batch", 1: "src_len"},
                 "keys": {0: "batch", 1: "src_len"},
@@ -147,7 +169,7 @@ def export_onnx(model: Seq2Seq, out_dir: Path) -> None:
             dynamo=False,
         )
         if model.alignment_head is not None:
-            _, _, annotations, _, mask = step_inputs
+            _, _, annotations, _, mask, _ = step_inputs
             tgt_tokens = torch.randint(4, model.config.tgt_vocab_size, (2, 4))
             tgt_lengths = torch.tensor([4, 2])
             torch.onnx.export(
@@ -167,6 +189,7 @@ def export_onnx(model: Seq2Seq, out_dir: Path) -> None:
                 do_constant_folding=False,
                 dynamo=False,
             )
+    append_top_k(out_dir / DECODER_FILE)
     for name in graph_files(model.config):
         onnx.checker.check_model(str(out_dir / name))
 
@@ -176,6 +199,37 @@ def graph_files(config: ModelConfig) -> tuple[str, ...]:
     if config.alignment_head:
         return ENCODER_FILE, DECODER_FILE, HEAD_FILE
     return ENCODER_FILE, DECODER_FILE
+
+
+def append_top_k(decoder_path: Path) -> None:
+    """End the decoder step in TopK over ``log_probs``, with k a graph input.
+
+    The exporter would freeze k as a constant; as an input, one graph serves greedy (k = 1),
+    beam search (2 x beam) and candidate lists alike.
+    """
+    model = onnx.load(str(decoder_path))
+    graph = model.graph
+    graph.input.append(onnx.helper.make_tensor_value_info("top_k", onnx.TensorProto.INT64, [1]))
+    graph.node.append(
+        onnx.helper.make_node(
+            "TopK",
+            ["log_probs", "top_k"],
+            ["top_log_probs", "top_ids"],
+            name="top_k_of_log_probs",
+            axis=-1,
+            largest=1,
+            sorted=1,
+        )
+    )
+    graph.output.extend(
+        [
+            onnx.helper.make_tensor_value_info(
+                "top_log_probs", onnx.TensorProto.FLOAT, ["batch", "k"]
+            ),
+            onnx.helper.make_tensor_value_info("top_ids", onnx.TensorProto.INT64, ["batch", "k"]),
+        ]
+    )
+    onnx.save(model, str(decoder_path))
 
 
 def quantize_int8(artifact_dir: Path) -> None:

@@ -15,7 +15,7 @@ import torch
 from model_export.model import Seq2Seq
 from service.inference.artifact import load_artifact
 from service.inference.runtime import EncodedBatch, OnnxSeq2Seq, RuntimeOptions
-from service.inference.search import SearchOptions, StepFunction, greedy_search
+from service.inference.search import FullStepFunction, SearchOptions, greedy_search, top_k_step
 
 TOLERANCE = 1e-4
 
@@ -47,7 +47,7 @@ def torch_encode(model: Seq2Seq, tokens: np.ndarray, lengths: np.ndarray) -> Enc
     return EncodedBatch(annotations.numpy(), keys.numpy(), state.numpy(), mask.numpy())
 
 
-def torch_step_function(model: Seq2Seq, encoded: EncodedBatch) -> StepFunction:
+def torch_step_function(model: Seq2Seq, encoded: EncodedBatch) -> FullStepFunction:
     """The PyTorch decoder step with the same interface as the ONNX one."""
 
     def step(
@@ -67,7 +67,7 @@ def torch_step_function(model: Seq2Seq, encoded: EncodedBatch) -> StepFunction:
 
 
 def _teacher_forced(
-    step: StepFunction, encoded: EncodedBatch, targets: np.ndarray
+    step: FullStepFunction, encoded: EncodedBatch, targets: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Log-probabilities (B, U, V) and attention (B, U, T) along fixed target prefixes."""
     rows = np.arange(targets.shape[0])
@@ -170,7 +170,7 @@ def check_parity(
             )
         options = SearchOptions(beam_size=1, max_length_ratio=1.0, max_length_extra=5)
         greedy_batched = greedy_search(
-            onnx_model.step_function(enc_onnx),
+            onnx_model.top_k_step_function(enc_onnx),
             enc_onnx.init_state,
             lengths.tolist(),
             special.bos,
@@ -178,7 +178,7 @@ def check_parity(
             options,
         )
         greedy_torch = greedy_search(
-            torch_step_function(model, enc_torch),
+            top_k_step(torch_step_function(model, enc_torch)),
             enc_torch.init_state,
             lengths.tolist(),
             special.bos,
@@ -198,7 +198,7 @@ def check_parity(
                     report.max_attention_diff, float(np.abs(padding_attention).max())
                 )
             greedy_alone = greedy_search(
-                onnx_model.step_function(alone),
+                onnx_model.top_k_step_function(alone),
                 alone.init_state,
                 [int(n)],
                 special.bos,

@@ -41,9 +41,12 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when available
     intra_op_threads: int = Field(0, ge=0)  # ONNX Runtime threads; 0 = one per core
 
-    max_batch_size: int = Field(32, ge=1, le=1024)  # texts decoded together
-    # Extra wait for company; 0 still batches: texts that arrive while a batch runs form the next.
+    max_batch_size: int = Field(32, ge=1, le=1024)  # texts encoded together when admitted
+    max_batch_rows: int = Field(512, ge=1, le=65536)  # decoder rows in one step
+    # Extra wait for company when idle; texts arriving while decoding join at the next step.
     max_wait_ms: float = Field(0.0, ge=0, le=1000)
+    light_rows: int = Field(8, ge=1)  # requests with at most this many rows are light
+    heavy_share: float = Field(0.5, gt=0, le=1)  # time share of heavy steps next to light work
     max_queue: int = Field(256, ge=1)  # texts queued or running before 503
     retry_after_seconds: int = Field(1, ge=1)
 

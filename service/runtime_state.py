@@ -1,4 +1,4 @@
-"""What the running service holds: settings, translator, batcher, store and metrics."""
+"""What the running service holds: settings, translator, decoding scheduler, store and metrics."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from service.api.metrics import Metrics
 from service.config import Settings
-from service.inference.batcher import Batcher, BatchingOptions
 from service.inference.runtime import RuntimeOptions
+from service.inference.scheduler import SchedulerOptions, StepScheduler
 from service.inference.search import SearchOptions
-from service.inference.translator import Translation, Translator
+from service.inference.translator import DecodeRequest, Translation, Translator, Work
 from service.rate_limits import Limit, LocalCounters, RateLimiter, RedisCounters
 from service.storage import DocumentWriter, WriterOptions, open_store
 
@@ -28,7 +27,7 @@ class ServiceState:
     settings: Settings
     metrics: Metrics = field(default_factory=Metrics)
     translator: Translator | None = None
-    batcher: Batcher[Any, Translation] | None = None
+    scheduler: StepScheduler[DecodeRequest, Work, Translation] | None = None
     writer: DocumentWriter | None = None
     limiter: RateLimiter | None = None
     ready: bool = False
@@ -38,7 +37,7 @@ class ServiceState:
     in_flight: int = 0  # requests being served (kept by the drain middleware)
 
     async def start(self) -> None:
-        """Load and warm up the model, open the store, start the batcher."""
+        """Load and warm up the model, open the store, start the decoding scheduler."""
         settings = self.settings
         start = time.perf_counter()
         try:
@@ -62,16 +61,23 @@ class ServiceState:
             log.exception("start-up failed")
             raise
         self.translator = translator
-        self.batcher = Batcher(
-            translator.run_batch,
-            BatchingOptions(
-                settings.max_batch_size,
-                settings.max_wait_ms,
-                settings.max_queue,
+        self.scheduler = StepScheduler(
+            translator,
+            SchedulerOptions(
+                max_rows=settings.max_batch_rows,
+                max_admit_texts=settings.max_batch_size,
+                max_wait_ms=settings.max_wait_ms,
+                max_queue=settings.max_queue,
+                light_rows=settings.light_rows,
+                heavy_share=settings.heavy_share,
             ),
-            on_batch=self.metrics.observe_batch,
+            on_admit=self.metrics.observe_batch,
+            on_step=self.metrics.observe_step,
         )
-        self.batcher.start()
+        self.scheduler.start()
+        self.metrics.running_rows.set_function(
+            lambda: self.scheduler.running_rows if self.scheduler else 0
+        )
         self.writer = DocumentWriter(
             store,
             WriterOptions(
@@ -85,7 +91,7 @@ class ServiceState:
         self.metrics.watch_writer(self.writer)
         self.limiter = self._rate_limiter()
         self.metrics.queue_depth.set_function(
-            lambda: self.batcher.queue_depth if self.batcher else 0
+            lambda: self.scheduler.queue_depth if self.scheduler else 0
         )
         self.ready = True
         self.status_message = "ready"
@@ -131,17 +137,20 @@ class ServiceState:
         """Refuse new work, let queued translations finish, write what is buffered."""
         self.ready = False
         self.status_message = "shutting down"
-        if self.batcher is not None:
-            await self.batcher.close()
+        if self.scheduler is not None:
+            await self.scheduler.close()
         if self.writer is not None:
             await self.writer.close(timeout=_WRITER_DRAIN_SECONDS)
         if self.limiter is not None:
             await self.limiter.counters.close()
 
-    def search_options(self, beam_size: int | None, n_best: int) -> SearchOptions:
+    def search_options(
+        self, beam_size: int | None, n_best: int, candidates: int = 0
+    ) -> SearchOptions:
         return SearchOptions(
             beam_size=beam_size or self.settings.default_beam_size,
             n_best=n_best,
+            candidates=candidates,
             length_penalty=self.settings.length_penalty,
             max_length_ratio=self.settings.max_length_ratio,
         )

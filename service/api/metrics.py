@@ -47,6 +47,21 @@ class Metrics:
         self.queue_depth = Gauge(
             "nmt_queue_depth_texts", "Texts queued or being decoded", registry=self.registry
         )
+        self.step_rows = Histogram(
+            "nmt_step_rows",
+            "Decoder rows per step",
+            buckets=(*BATCH_BUCKETS, 512, 1024),
+            registry=self.registry,
+        )
+        self.step_seconds = Histogram(
+            "nmt_step_duration_seconds",
+            "Time per decoder step",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.running_rows = Gauge(
+            "nmt_running_rows", "Decoder rows in the running batch", registry=self.registry
+        )
         self.source_tokens = Counter(
             "nmt_source_tokens_total", "Source tokens encoded", registry=self.registry
         )
@@ -68,6 +83,10 @@ class Metrics:
 
     def watch_writer(self, writer: DocumentWriter) -> None:
         self.registry.register(_WriterCollector(writer))
+
+    def observe_step(self, rows: int, seconds: float) -> None:
+        self.step_rows.observe(rows)
+        self.step_seconds.observe(seconds)
 
     def observe_batch(self, size: int, seconds: float) -> None:
         self.batch_size.observe(size)

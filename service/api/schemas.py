@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ALLOWED_CONTROLS = {"\t", "\n", "\r"}
+MAX_CANDIDATES = 10
 
 
 def check_text(text: str) -> str:
@@ -65,6 +66,13 @@ class TranslateRequest(BaseModel):
         "size in use (n_best <= beam_size), else 422 invalid_n_best.",
     )
     return_attention: bool = Field(True, description="Include the alignment of each text.")
+    return_candidates: int = Field(
+        0,
+        ge=0,
+        le=MAX_CANDIDATES,
+        description="k > 0: for every target piece, the k best pieces the model weighed at "
+        "that step (0 = off).",
+    )
     link_rule: LinkRule | None = Field(None, description=LINK_RULE_DESCRIPTION)
 
     @field_validator("text")
@@ -176,6 +184,11 @@ class AlternativeOut(BaseModel):
     score: float
 
 
+class CandidateOut(BaseModel):
+    token: str = Field(description="A target piece, '</s>' for end of sentence.")
+    logprob: float = Field(description="Its log-probability at that step.")
+
+
 class TranslationOut(BaseModel):
     id: str = Field(description="Fetch the alignment document later at /v1/translations/{id}.")
     text: str
@@ -184,6 +197,11 @@ class TranslationOut(BaseModel):
     stored: bool = STORED_FIELD
     storage: StorageState = STORAGE_FIELD
     alignment: Alignment | None = None
+    candidates: list[list[CandidateOut]] | None = Field(
+        None,
+        description="With return_candidates = k: one entry per target piece of the "
+        "translation, the k best pieces of that step, best first.",
+    )
 
 
 class AlignmentOut(BaseModel):

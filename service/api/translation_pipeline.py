@@ -19,7 +19,7 @@ from service.api.disconnect import ClientDisconnected, unless_disconnected
 from service.api.documents import alignment_document, model_info
 from service.api.errors import ApiError
 from service.inference.search import SearchOptions
-from service.inference.translator import AlignOptions, LinkPolicy, Translation
+from service.inference.translator import AlignOptions, DecodeRequest, LinkPolicy, Translation
 from service.runtime_state import ServiceState
 from service.storage import StorageStatus
 
@@ -72,10 +72,13 @@ def check_sizes(state: ServiceState, texts: list[str], what: str = "text") -> No
 async def _decode(
     state: ServiceState, http_request: Request, items: list[Any], options: Any
 ) -> list[Translation]:
-    """Through the batcher; a client that leaves takes its texts out of the queue."""
-    assert state.batcher is not None
+    """Through the step scheduler; a client that leaves takes its texts out of the queue
+    and its rows out of the running batch."""
+    assert state.scheduler is not None
     try:
-        return await unless_disconnected(http_request, state.batcher.submit(items, options))
+        return await unless_disconnected(
+            http_request, state.scheduler.submit(DecodeRequest(items, options))
+        )
     except ClientDisconnected:
         state.metrics.cancelled.inc()
         raise
@@ -109,8 +112,9 @@ async def translate_and_store(
     beam_size: int | None,
     n_best: int,
     link_rule: str | None = None,
+    candidates: int = 0,
 ) -> TranslatedBatch:
-    """Check the rate and size limits, decode through the batcher and store one document
+    """Check the rate and size limits, decode through the scheduler and store one document
     per text."""
     settings = state.settings
     translator = state.translator
@@ -126,7 +130,7 @@ async def translate_and_store(
         raise ApiError(
             422, "invalid_n_best", f"n_best must be between 1 and beam_size ({beam_size})"
         )
-    options = state.search_options(beam_size, n_best)
+    options = state.search_options(beam_size, n_best, candidates)
     sources = translator.encode_sources(texts)  # refuses over-long inputs before queueing
     state.metrics.source_tokens.inc(sum(len(s.ids) for s in sources))
     translations = await _decode(state, http_request, texts, options)

@@ -1,23 +1,27 @@
 """ONNX Runtime sessions for the encoder and the decoder step.
 
-Numpy in, numpy out; the recurrent state goes into and out of every ``run``.
+Numpy in, numpy out; the recurrent state goes into and out of every ``run``. Search fetches
+only the step's top-k pieces, gathered log-probabilities, state and attention; the full
+distribution is fetched only by :meth:`OnnxSeq2Seq.step_function`, for callers that need it.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 
 from service.inference.artifact import ModelArtifact
-from service.inference.search import StepFunction
+from service.inference.search import FullStepFunction, StepFunction, StepOutput, top_k
 
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
 CUDA_PROVIDER, CPU_PROVIDER = "CUDAExecutionProvider", "CPUExecutionProvider"
+STEP_OUTPUTS = ["top_log_probs", "top_ids", "gathered_log_probs", "new_state", "attention"]
 
 
 @dataclass(frozen=True)
@@ -28,10 +32,17 @@ class RuntimeOptions:
     # Spinning worker threads answer faster but burn the cores between runs, which the
     # event loop, the tokenizer and the search need: off unless measured to help.
     spin_threads: bool = False
+    # Bind inputs and outputs (ONNX Runtime IO binding): the encoder inputs of a step are
+    # placed on the device once per change of rows, and only the top-k, gathered
+    # log-probabilities, state and attention come back. None: on for CUDA only.
+    io_binding: bool | None = None
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, not {self.device!r}")
+
+
+EncoderFeeds = dict[str, Any]  # numpy arrays, or ONNX Runtime values placed on the device
 
 
 @dataclass(frozen=True)
@@ -93,8 +104,13 @@ class OnnxSeq2Seq:
                     f"{artifact.alignment_head_path}: cannot load ({error})"
                 ) from error
         # A graph drops inputs it does not use (the no-attention baseline has no keys).
-        self._decoder_inputs = {i.name for i in self.decoder.get_inputs()}
+        self.decoder_inputs = {i.name for i in self.decoder.get_inputs()}
+        # Graphs exported before the step ended in TopK: the top-k is taken in numpy.
+        self.has_top_k = "top_k" in self.decoder_inputs
         self.provider = self.decoder.get_providers()[0]
+        on_cuda = self.provider == CUDA_PROVIDER
+        self.io_binding = on_cuda if options.io_binding is None else options.io_binding
+        self._device = ("cuda", 0) if on_cuda else ("cpu", 0)
         if (
             options.device == "auto"
             and CUDA_PROVIDER in ort.get_available_providers()
@@ -135,9 +151,20 @@ class OnnxSeq2Seq:
             probabilities[row, : lengths[row], : source_lengths[row]] for row in range(len(targets))
         ]
 
-    def step_function(self, encoded: EncodedBatch) -> StepFunction:
-        """A search step over ``encoded``; the per-row encoder outputs are gathered only
-        when the set of rows changes (once per finished sentence, not per step)."""
+    def _encoder_feeds(self, encoded: EncodedBatch, rows: np.ndarray) -> dict[str, np.ndarray]:
+        gathered = {
+            "annotations": encoded.annotations,
+            "keys": encoded.keys,
+            "src_mask": encoded.mask,
+        }
+        return {
+            name: np.ascontiguousarray(value[rows])
+            for name, value in gathered.items()
+            if name in self.decoder_inputs
+        }
+
+    def step_function(self, encoded: EncodedBatch) -> FullStepFunction:
+        """A decoder step over ``encoded`` that returns the full (N, V) log-probabilities."""
         cached_rows: np.ndarray | None = None
         feeds: dict[str, np.ndarray] = {}
 
@@ -147,17 +174,82 @@ class OnnxSeq2Seq:
             nonlocal cached_rows
             if cached_rows is None or not np.array_equal(rows, cached_rows):
                 cached_rows = rows.copy()
-                gathered = {
-                    "annotations": encoded.annotations,
-                    "keys": encoded.keys,
-                    "src_mask": encoded.mask,
-                }
-                for name, value in gathered.items():
-                    if name in self._decoder_inputs:
-                        feeds[name] = np.ascontiguousarray(value[rows])
+                feeds.update(self._encoder_feeds(encoded, rows))
             feeds["prev_tokens"] = prev_tokens
             feeds["state"] = np.ascontiguousarray(state, dtype=np.float32)
-            log_probs, new_state, attention = self.decoder.run(None, feeds)
+            if self.has_top_k:
+                feeds["gather_tokens"] = prev_tokens
+                feeds["top_k"] = np.ones(1, dtype=np.int64)
+            log_probs, new_state, attention = self.decoder.run(
+                ["log_probs", "new_state", "attention"], feeds
+            )
             return log_probs, new_state, attention
+
+        return step
+
+    def place(self, encoder_feeds: dict[str, np.ndarray]) -> EncoderFeeds:
+        """Encoder inputs of a step where the decoder runs: with IO binding, copied to the
+        device once here (per change of rows), not at every step."""
+        if not self.io_binding or not self.has_top_k:
+            return dict(encoder_feeds)
+        device, index = self._device
+        return {
+            name: ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(value), device, index)
+            for name, value in encoder_feeds.items()
+        }
+
+    def run_step(
+        self,
+        encoder_feeds: EncoderFeeds,
+        prev_tokens: np.ndarray,
+        state: np.ndarray,
+        gather: np.ndarray,
+        k: int,
+    ) -> StepOutput:
+        """One decoder step that brings back only the top-k of each row, the gathered
+        log-probabilities, the state and the attention (never the distribution)."""
+        step_feeds = {
+            "prev_tokens": prev_tokens,
+            "state": np.ascontiguousarray(state, dtype=np.float32),
+            "gather_tokens": gather,
+            "top_k": np.array([k], dtype=np.int64),
+        }
+        if not self.has_top_k:
+            feeds = {**encoder_feeds, "prev_tokens": prev_tokens, "state": step_feeds["state"]}
+            log_probs, new_state, attention = self.decoder.run(
+                ["log_probs", "new_state", "attention"], feeds
+            )
+            values, ids = top_k(log_probs, k)
+            gathered = log_probs[np.arange(gather.size), gather]
+            return StepOutput(values, ids, gathered, new_state, attention)
+        if not self.io_binding:
+            return StepOutput(*self.decoder.run(STEP_OUTPUTS, {**encoder_feeds, **step_feeds}))
+        binding = self.decoder.io_binding()
+        for name, value in encoder_feeds.items():
+            if isinstance(value, ort.OrtValue):
+                binding.bind_ortvalue_input(name, value)
+            else:
+                binding.bind_cpu_input(name, value)
+        for name, array in step_feeds.items():
+            binding.bind_cpu_input(name, array)
+        for name in STEP_OUTPUTS:  # log_probs is not bound: it never leaves the device
+            binding.bind_output(name, "cpu")
+        self.decoder.run_with_iobinding(binding)
+        return StepOutput(*binding.copy_outputs_to_cpu())
+
+    def top_k_step_function(self, encoded: EncodedBatch) -> StepFunction:
+        """A search step over ``encoded``: the top-k of each row, not the distribution. The
+        per-row encoder outputs are gathered only when the set of rows changes."""
+        cached_rows: np.ndarray | None = None
+        encoder_feeds: EncoderFeeds = {}
+
+        def step(
+            prev_tokens: np.ndarray, state: np.ndarray, rows: np.ndarray, gather: np.ndarray, k: int
+        ) -> StepOutput:
+            nonlocal cached_rows, encoder_feeds
+            if cached_rows is None or not np.array_equal(rows, cached_rows):
+                cached_rows = rows.copy()
+                encoder_feeds = self.place(self._encoder_feeds(encoded, rows))
+            return self.run_step(encoder_feeds, prev_tokens, state, gather, k)
 
         return step

@@ -1,10 +1,17 @@
-"""Greedy and beam search in numpy over a decoder step function.
+"""Greedy and beam search in numpy over a decoder step that returns the top-k of each row.
 
-The step function advances a set of hypotheses by one token. Each hypothesis row
-belongs to a sentence of the batch, named by ``rows``; the step function uses it to
-pick that sentence's encoder outputs. Attention is carried along every hypothesis
-(and re-ordered with the beam back-pointers), so the matrix returned with a
-hypothesis is the one that produced it.
+The step function advances a set of decoder rows by one token and returns, per row, the
+``k`` best pieces with their log-probabilities (the graph ends in TopK), the log-probability
+of one chosen piece per row (``gather_tokens``: end-of-sentence for search, the given token
+for a forced row), the new state and the attention row. Each row belongs to a sentence,
+named by ``rows``; the step function uses it to pick that sentence's encoder outputs.
+
+Every sentence is a :class:`Decoding`: a small state machine that says which rows it needs
+next and consumes its slice of the step's outputs. :func:`step_decodings` runs one step of
+any mix of decodings (greedy, beam of any width, forced), which is all that batching needs:
+:func:`beam_search` runs a fixed batch to the end, the scheduler admits and retires
+decodings between steps. Attention is carried along every hypothesis (and re-ordered with
+the beam back-pointers), so the matrix returned with a hypothesis is the one that produced it.
 """
 
 from __future__ import annotations
@@ -14,10 +21,57 @@ from dataclasses import dataclass
 
 import numpy as np
 
+Candidates = list[list[tuple[int, float]]]  # per target token, its step's (id, log-prob)
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    top_log_probs: np.ndarray  # (N, K) float32, best first
+    top_ids: np.ndarray  # (N, K) int64
+    gathered_log_probs: np.ndarray  # (N,) log-probability of each row's gather token
+    state: np.ndarray  # (N, D)
+    attention: np.ndarray  # (N, T)
+
+    def slice(self, start: int, stop: int) -> StepOutput:
+        return StepOutput(
+            self.top_log_probs[start:stop],
+            self.top_ids[start:stop],
+            self.gathered_log_probs[start:stop],
+            self.state[start:stop],
+            self.attention[start:stop],
+        )
+
+
+# (prev_tokens (N,), state (N,D), rows (N,), gather_tokens (N,), k) -> StepOutput
+StepFunction = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int], StepOutput]
 # (prev_tokens (N,), state (N,D), rows (N,)) -> (log_probs (N,V), new_state (N,D), attention (N,T))
-StepFunction = Callable[
+FullStepFunction = Callable[
     [np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]
 ]
+
+
+def top_k(log_probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best log-probabilities of each row and their ids, best first (lower id on
+    ties, as ONNX TopK): (N, k) each."""
+    k = min(k, log_probs.shape[1])
+    ids = np.argpartition(-log_probs, k - 1, axis=1)[:, :k]
+    values = np.take_along_axis(log_probs, ids, axis=1)
+    order = np.lexsort((ids, -values), axis=1)
+    return np.take_along_axis(values, order, axis=1), np.take_along_axis(ids, order, axis=1)
+
+
+def top_k_step(full: FullStepFunction) -> StepFunction:
+    """A top-k step over a step that returns the full distribution (PyTorch, test fakes)."""
+
+    def step(
+        prev: np.ndarray, state: np.ndarray, rows: np.ndarray, gather: np.ndarray, k: int
+    ) -> StepOutput:
+        log_probs, new_state, attention = full(prev, state, rows)
+        values, ids = top_k(log_probs, k)
+        gathered = log_probs[np.arange(prev.size), gather]
+        return StepOutput(values, ids, gathered, new_state, attention)
+
+    return step
 
 
 @dataclass(frozen=True)
@@ -27,8 +81,11 @@ class SearchOptions:
     length_penalty: float = 1.0  # score / length**length_penalty; 0 = raw log-probability
     max_length_ratio: float = 2.0  # output at most ratio * source length + extra tokens
     max_length_extra: int = 10
+    candidates: int = 0  # record the k best pieces of every step of the returned hypotheses
 
     def __post_init__(self) -> None:
+        if self.candidates < 0:
+            raise ValueError("candidates must not be negative")
         if self.beam_size < 1:
             raise ValueError("beam_size must be at least 1")
         if not 1 <= self.n_best <= self.beam_size:
@@ -44,10 +101,316 @@ class Hypothesis:
     score: float  # length-normalized log-probability
     log_prob: float
     attention: np.ndarray  # (len(tokens), source length): one row per target token
+    # With SearchOptions.candidates = k: per token, the k best (token, log-prob) of its step.
+    candidates: Candidates | None = None
+    # Per token, its log-probability (forced decoding only).
+    token_log_probs: list[float] | None = None
 
 
 def normalize_score(log_prob: float, length: int, penalty: float) -> float:
     return log_prob / (length**penalty) if penalty else log_prob
+
+
+def _candidate_list(ids: np.ndarray, values: np.ndarray) -> list[tuple[int, float]]:
+    return list(zip(ids.tolist(), values.astype(np.float64).tolist(), strict=True))
+
+
+class Decoding:
+    """One sentence being decoded: the rows it needs next, and what it makes of a step.
+
+    ``source_row`` names the sentence's encoder outputs for the step function.
+    """
+
+    source_row: int
+    source_length: int
+    rows: int  # decoder rows this decoding runs per step
+    top_k: int  # pieces per row it needs from the step
+    prev: np.ndarray  # (rows,) int64
+    state: np.ndarray  # (rows, D)
+    done: bool = False
+    steps: int = 0  # steps taken so far
+
+    def gather_tokens(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def advance(self, out: StepOutput) -> None:
+        raise NotImplementedError
+
+    def result(self) -> list[Hypothesis]:
+        raise NotImplementedError
+
+    def remaining_steps(self) -> int:
+        """At most this many steps left (the length limit)."""
+        raise NotImplementedError
+
+
+class GreedyDecoding(Decoding):
+    def __init__(
+        self,
+        source_row: int,
+        init_state: np.ndarray,
+        source_length: int,
+        bos: int,
+        eos: int,
+        options: SearchOptions,
+    ) -> None:
+        self.source_row, self.source_length, self.eos, self.options = (
+            source_row,
+            source_length,
+            eos,
+            options,
+        )
+        self.rows, self.top_k = 1, max(1, options.candidates)
+        self.prev = np.array([bos], dtype=np.int64)
+        self.state = init_state[None, :]
+        self.limit = options.max_length(source_length)
+        self.tokens: list[int] = []
+        self.attention: list[np.ndarray] = []
+        self.candidates: Candidates = []
+        self.log_prob = 0.0
+
+    def gather_tokens(self) -> np.ndarray:
+        return np.array([self.eos], dtype=np.int64)
+
+    def remaining_steps(self) -> int:
+        return self.limit - self.steps
+
+    def advance(self, out: StepOutput) -> None:
+        forced = self.limit - 1 <= self.steps
+        token = self.eos if forced else int(out.top_ids[0, 0])
+        self.log_prob += float(out.gathered_log_probs[0] if forced else out.top_log_probs[0, 0])
+        self.tokens.append(token)
+        self.attention.append(out.attention[0, : self.source_length])
+        if self.options.candidates:
+            c = self.options.candidates
+            self.candidates.append(_candidate_list(out.top_ids[0, :c], out.top_log_probs[0, :c]))
+        self.steps += 1
+        self.prev = np.array([token], dtype=np.int64)
+        self.state = out.state
+        self.done = token == self.eos
+
+    def result(self) -> list[Hypothesis]:
+        return [
+            Hypothesis(
+                self.tokens,
+                normalize_score(self.log_prob, len(self.tokens), self.options.length_penalty),
+                self.log_prob,
+                np.stack(self.attention),
+                self.candidates if self.options.candidates else None,
+            )
+        ]
+
+
+class BeamDecoding(Decoding):
+    """Beam search of one sentence: ``beam_size`` live rows until ``beam_size`` hypotheses
+    have ended with EOS (or the length limit forces EOS).
+
+    Each row brings its 2 x beam best pieces, so the beam x 2 beam candidates hold the 2 x beam
+    best continuations over the whole vocabulary: the same choice as ranking every piece.
+    """
+
+    def __init__(
+        self,
+        source_row: int,
+        init_state: np.ndarray,
+        source_length: int,
+        bos: int,
+        eos: int,
+        options: SearchOptions,
+    ) -> None:
+        k = options.beam_size
+        self.source_row, self.source_length, self.eos, self.options, self.k = (
+            source_row,
+            source_length,
+            eos,
+            options,
+            k,
+        )
+        self.rows, self.top_k = k, max(2 * k, options.candidates)
+        self.prev = np.full(k, bos, dtype=np.int64)
+        self.state = np.repeat(init_state[None, :], k, axis=0)
+        # One live start: the other k - 1 copies can never be chosen.
+        self.scores = np.r_[0.0, np.full(k - 1, -np.inf)].astype(np.float32)
+        self.limit = options.max_length(source_length)
+        # Per step: attention (and candidates) of the input rows, and for the next step's
+        # rows their token and their parent among this step's rows.
+        self.trace_alpha: list[np.ndarray] = []
+        self.trace_candidates: list[tuple[np.ndarray, np.ndarray]] = []
+        self.trace_token: list[np.ndarray] = []
+        self.trace_parent: list[np.ndarray] = []
+        self.finished: list[Hypothesis] = []
+
+    def gather_tokens(self) -> np.ndarray:
+        return np.full(self.k, self.eos, dtype=np.int64)
+
+    def remaining_steps(self) -> int:
+        return self.limit - self.steps
+
+    def _backtrack(self, row: int) -> tuple[list[int], np.ndarray, Candidates | None]:
+        tokens, attention = [self.eos], [self.trace_alpha[-1][row]]
+        steps = self.trace_candidates
+        candidates = [_candidate_list(steps[-1][0][row], steps[-1][1][row])] if steps else []
+        for s in range(len(self.trace_token) - 1, -1, -1):
+            tokens.append(int(self.trace_token[s][row]))
+            row = int(self.trace_parent[s][row])
+            attention.append(self.trace_alpha[s][row])
+            if steps:
+                candidates.append(_candidate_list(steps[s][0][row], steps[s][1][row]))
+        return tokens[::-1], np.stack(attention[::-1]), candidates[::-1] if steps else None
+
+    def advance(self, out: StepOutput) -> None:
+        k, eos, t = self.k, self.eos, self.steps
+        self.trace_alpha.append(out.attention[:, : self.source_length])
+        if self.options.candidates:
+            c = self.options.candidates
+            self.trace_candidates.append((out.top_ids[:, :c], out.top_log_probs[:, :c]))
+        forced = self.limit - 1 <= t  # only EOS may follow
+        if forced:
+            ids = np.full((k, 1), eos, dtype=np.int64)
+            candidates = self.scores[:, None] + out.gathered_log_probs[:, None]
+        else:
+            ids = out.top_ids[:, : 2 * k]
+            candidates = self.scores[:, None] + out.top_log_probs[:, : 2 * k]  # (k, 2k)
+        width = ids.shape[1]
+        flat = candidates.ravel()
+        order = np.argsort(-flat, kind="stable")[: 2 * k]
+        new_parent: list[int] = []
+        new_token: list[int] = []
+        new_score: list[float] = []
+        live = 0
+        for index, score in zip(order.tolist(), flat[order].tolist(), strict=True):
+            if not np.isfinite(score):
+                break
+            parent = index // width
+            token = int(ids[parent, index % width])
+            if token == eos:
+                if len(self.finished) < k:
+                    tokens, attention, candidate_lists = self._backtrack(parent)
+                    self.finished.append(
+                        Hypothesis(
+                            tokens,
+                            normalize_score(score, t + 1, self.options.length_penalty),
+                            score,
+                            attention,
+                            candidate_lists,
+                        )
+                    )
+            elif live < k:
+                new_parent.append(parent)
+                new_token.append(token)
+                new_score.append(score)
+                live += 1
+            if live == k and len(self.finished) >= k:
+                break
+        self.steps += 1
+        self.done = len(self.finished) >= k or forced
+        if self.done:
+            return
+        parents = np.array(new_parent, dtype=np.int64)
+        self.state = out.state[parents]
+        self.scores = np.array(new_score, dtype=np.float32)
+        self.prev = np.array(new_token, dtype=np.int64)
+        self.trace_token.append(self.prev)
+        self.trace_parent.append(parents)
+
+    def result(self) -> list[Hypothesis]:
+        return sorted(self.finished, key=lambda h: -h.score)[: self.options.n_best]
+
+
+class ForcedDecoding(Decoding):
+    """Teacher forcing along known target ids (ending with EOS): the attention row and the
+    log-probability of each given token, one decoder run over the known tokens."""
+
+    def __init__(
+        self,
+        source_row: int,
+        init_state: np.ndarray,
+        source_length: int,
+        target: Sequence[int],
+        bos: int,
+        length_penalty: float = 1.0,
+    ) -> None:
+        if not target:
+            raise ValueError("a forced target needs at least one token")
+        self.source_row, self.source_length = source_row, source_length
+        self.target, self.length_penalty = list(target), length_penalty
+        self.rows, self.top_k = 1, 1
+        self.prev = np.array([bos], dtype=np.int64)
+        self.state = init_state[None, :]
+        self.attention: list[np.ndarray] = []
+        self.token_log_probs: list[float] = []
+
+    def gather_tokens(self) -> np.ndarray:
+        return np.array([self.target[self.steps]], dtype=np.int64)
+
+    def remaining_steps(self) -> int:
+        return len(self.target) - self.steps
+
+    def advance(self, out: StepOutput) -> None:
+        self.token_log_probs.append(float(out.gathered_log_probs[0]))
+        self.attention.append(out.attention[0, : self.source_length])
+        self.prev = np.array([self.target[self.steps]], dtype=np.int64)
+        self.state = out.state
+        self.steps += 1
+        self.done = self.steps == len(self.target)
+
+    def result(self) -> list[Hypothesis]:
+        log_prob = float(sum(self.token_log_probs))
+        return [
+            Hypothesis(
+                self.target,
+                normalize_score(log_prob, len(self.target), self.length_penalty),
+                log_prob,
+                np.stack(self.attention),
+                token_log_probs=self.token_log_probs,
+            )
+        ]
+
+
+def new_decoding(
+    source_row: int,
+    init_state: np.ndarray,
+    source_length: int,
+    bos: int,
+    eos: int,
+    options: SearchOptions,
+) -> Decoding:
+    kind = GreedyDecoding if options.beam_size == 1 else BeamDecoding
+    return kind(source_row, init_state, source_length, bos, eos, options)
+
+
+def step_decodings(step: StepFunction, decodings: Sequence[Decoding]) -> None:
+    """Advance every decoding by one token with a single call of ``step``."""
+    prev = np.concatenate([s.prev for s in decodings])
+    state = np.concatenate([s.state for s in decodings])
+    rows = np.repeat([s.source_row for s in decodings], [s.rows for s in decodings])
+    gather = np.concatenate([s.gather_tokens() for s in decodings])
+    out = step(prev, state, rows, gather, max(s.top_k for s in decodings))
+    start = 0
+    for decoding in decodings:
+        decoding.advance(out.slice(start, start + decoding.rows))
+        start += decoding.rows
+
+
+def beam_search(
+    step: StepFunction,
+    init_state: np.ndarray,
+    source_lengths: Sequence[int],
+    bos: int,
+    eos: int,
+    options: SearchOptions,
+) -> list[list[Hypothesis]]:
+    """Search a batch to the end: the ``n_best`` hypotheses of each sentence, best first
+    (greedy when ``beam_size`` is 1)."""
+    decodings = [
+        new_decoding(n, init_state[n], length, bos, eos, options)
+        for n, length in enumerate(source_lengths)
+    ]
+    live = list(decodings)
+    while live:
+        step_decodings(step, live)
+        live = [s for s in live if not s.done]
+    return [s.result() for s in decodings]
 
 
 def greedy_search(
@@ -59,159 +422,20 @@ def greedy_search(
     options: SearchOptions,
 ) -> list[list[Hypothesis]]:
     """Greedy decoding of a batch; one hypothesis per sentence."""
-    batch = init_state.shape[0]
-    rows = np.arange(batch)
-    state = init_state
-    prev = np.full(batch, bos, dtype=np.int64)
-    limits = np.array([options.max_length(n) for n in source_lengths])
-    tokens: list[list[int]] = [[] for _ in range(batch)]
-    attention: list[list[np.ndarray]] = [[] for _ in range(batch)]
-    log_prob = np.zeros(batch)
-    results: list[list[Hypothesis]] = [[] for _ in range(batch)]
-    t = 0
-    while rows.size:
-        log_probs, state, alpha = step(prev, state, rows)
-        forced = limits[rows] - 1 <= t
-        choice = np.where(forced, eos, log_probs.argmax(axis=1))
-        log_prob[rows] += log_probs[np.arange(rows.size), choice]
-        keep = []
-        for i, (sentence, token) in enumerate(zip(rows.tolist(), choice.tolist(), strict=True)):
-            tokens[sentence].append(token)
-            attention[sentence].append(alpha[i, : source_lengths[sentence]])
-            if token == eos:
-                results[sentence] = [
-                    Hypothesis(
-                        tokens[sentence],
-                        normalize_score(
-                            float(log_prob[sentence]), len(tokens[sentence]), options.length_penalty
-                        ),
-                        float(log_prob[sentence]),
-                        np.stack(attention[sentence]),
-                    )
-                ]
-            else:
-                keep.append(i)
-        if len(keep) < rows.size:
-            rows, state, choice = rows[keep], state[keep], choice[keep]
-        prev = choice.astype(np.int64)
-        t += 1
-    return results
+    return beam_search(step, init_state, source_lengths, bos, eos, _greedy(options))
 
 
-def beam_search(
-    step: StepFunction,
-    init_state: np.ndarray,
-    source_lengths: Sequence[int],
-    bos: int,
-    eos: int,
-    options: SearchOptions,
-) -> list[list[Hypothesis]]:
-    """Beam search of a batch: the ``n_best`` hypotheses of each sentence, best first.
-
-    Every unfinished sentence keeps exactly ``beam_size`` live hypotheses, so the
-    rows passed to the step function change only when a whole sentence finishes.
-    A sentence finishes once ``beam_size`` hypotheses have ended with EOS.
-    """
+def _greedy(options: SearchOptions) -> SearchOptions:
     if options.beam_size == 1:
-        return greedy_search(step, init_state, source_lengths, bos, eos, options)
-    k = options.beam_size
-    batch = init_state.shape[0]
-    sentences = np.arange(batch)  # unfinished sentences, in live order
-    rows = np.repeat(sentences, k)
-    state = np.repeat(init_state, k, axis=0)
-    prev = np.full(batch * k, bos, dtype=np.int64)
-    # One live start per sentence: the other k - 1 copies can never be chosen.
-    scores = np.tile(np.r_[0.0, np.full(k - 1, -np.inf)], batch).astype(np.float32)
-    # Per step: attention of the input rows, and for the next step's rows their token and
-    # their parent among this step's rows. A finished hypothesis walks these back.
-    trace_alpha: list[np.ndarray] = []
-    trace_token: list[np.ndarray] = []
-    trace_parent: list[np.ndarray] = []
-
-    def backtrack(row: int) -> tuple[list[int], np.ndarray]:
-        tokens, attention = [eos], [trace_alpha[-1][row]]
-        for s in range(len(trace_token) - 1, -1, -1):
-            tokens.append(int(trace_token[s][row]))
-            row = int(trace_parent[s][row])
-            attention.append(trace_alpha[s][row])
-        return tokens[::-1], np.stack(attention[::-1])
-
-    limits = np.array([options.max_length(n) for n in source_lengths])
-    finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
-    t = 0
-    while sentences.size:
-        log_probs, state, alpha = step(prev, state, rows)
-        vocab = log_probs.shape[1]
-        trace_alpha.append(alpha)
-        forced = limits[sentences] - 1 <= t  # (S,): only EOS may follow
-        candidates = scores[:, None] + log_probs  # (N, V) float32
-        if forced.any():
-            forced_rows = np.repeat(forced, k)
-            eos_scores = candidates[forced_rows, eos]
-            candidates[forced_rows] = -np.inf
-            candidates[forced_rows, eos] = eos_scores
-        candidates = candidates.reshape(sentences.size, k * vocab)
-        top = np.argpartition(candidates, -2 * k, axis=1)[:, -2 * k :]
-        top_scores = np.take_along_axis(candidates, top, axis=1)
-        order = np.argsort(-top_scores, axis=1, kind="stable")
-        top, top_scores = (
-            np.take_along_axis(top, order, 1),
-            np.take_along_axis(top_scores, order, 1),
-        )
-
-        new_parent, new_token, new_score, still_live = [], [], [], []
-        for s, sentence in enumerate(sentences.tolist()):
-            live = 0
-            for flat, score in zip(top[s].tolist(), top_scores[s].tolist(), strict=True):
-                parent, token = s * k + flat // vocab, flat % vocab
-                if not np.isfinite(score):
-                    break
-                if token == eos:
-                    if len(finished[sentence]) < k:
-                        tokens, attn = backtrack(parent)
-                        finished[sentence].append(
-                            Hypothesis(
-                                tokens,
-                                normalize_score(score, t + 1, options.length_penalty),
-                                score,
-                                attn[:, : source_lengths[sentence]],
-                            )
-                        )
-                elif live < k:
-                    new_parent.append(parent)
-                    new_token.append(token)
-                    new_score.append(score)
-                    live += 1
-                if live == k and len(finished[sentence]) >= k:
-                    break
-            done = len(finished[sentence]) >= k or bool(forced[s])
-            still_live.extend([not done] * k)
-            if live < k:  # only when forced: pad so every sentence keeps k rows
-                pad = k - live
-                new_parent += [s * k] * pad
-                new_token += [eos] * pad
-                new_score += [-np.inf] * pad
-
-        parents = np.array(new_parent)
-        state, scores = state[parents], np.array(new_score, dtype=np.float32)
-        prev = np.array(new_token, dtype=np.int64)
-        rows_kept = np.array(still_live)
-        if not rows_kept.all():
-            parents, state, scores = parents[rows_kept], state[rows_kept], scores[rows_kept]
-            prev, rows = prev[rows_kept], rows[rows_kept]
-            sentences = sentences[rows_kept[::k]]
-        trace_token.append(prev)
-        trace_parent.append(parents)
-        t += 1
-    return [sorted(hyps, key=lambda h: -h.score)[: options.n_best] for hyps in finished]
-
-
-@dataclass(frozen=True)
-class ForcedPath:
-    """A given target run through the decoder (teacher forcing)."""
-
-    token_log_probs: np.ndarray  # (len(tokens),): log p(y_i | y_<i, x) of each given token
-    attention: np.ndarray  # (len(tokens), source length)
+        return options
+    return SearchOptions(
+        1,
+        1,
+        options.length_penalty,
+        options.max_length_ratio,
+        options.max_length_extra,
+        options.candidates,
+    )
 
 
 def forced_decode(
@@ -220,26 +444,15 @@ def forced_decode(
     source_lengths: Sequence[int],
     targets: Sequence[Sequence[int]],
     bos: int,
-) -> list[ForcedPath]:
-    """Run the decoder over known targets (each ending with EOS), one step per token for
-    the whole batch; a sentence leaves the batch after its last token, as in search."""
-    batch = init_state.shape[0]
-    rows = np.arange(batch)
-    state = init_state
-    prev = np.full(batch, bos, dtype=np.int64)
-    scores: list[list[float]] = [[] for _ in range(batch)]
-    attention: list[list[np.ndarray]] = [[] for _ in range(batch)]
-    t = 0
-    while rows.size:
-        log_probs, state, alpha = step(prev, state, rows)
-        given = np.array([targets[sentence][t] for sentence in rows.tolist()], dtype=np.int64)
-        picked = log_probs[np.arange(rows.size), given]
-        for i, sentence in enumerate(rows.tolist()):
-            scores[sentence].append(float(picked[i]))
-            attention[sentence].append(alpha[i, : source_lengths[sentence]])
-        keep = [i for i, sentence in enumerate(rows.tolist()) if len(targets[sentence]) > t + 1]
-        if len(keep) < rows.size:
-            rows, state, given = rows[keep], state[keep], given[keep]
-        prev = given
-        t += 1
-    return [ForcedPath(np.array(scores[n]), np.stack(attention[n])) for n in range(batch)]
+    length_penalty: float = 1.0,
+) -> list[Hypothesis]:
+    """Teacher-forced decoding of a batch along known target ids."""
+    decodings: list[Decoding] = [
+        ForcedDecoding(n, init_state[n], length, target, bos, length_penalty)
+        for n, (length, target) in enumerate(zip(source_lengths, targets, strict=True))
+    ]
+    live = list(decodings)
+    while live:
+        step_decodings(step, live)
+        live = [s for s in live if not s.done]
+    return [s.result()[0] for s in decodings]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,15 @@ from service.inference.alignment import (
     pharaoh,
 )
 from service.inference.artifact import ModelArtifact, load_artifact
-from service.inference.runtime import EncodedBatch, OnnxSeq2Seq, RuntimeOptions
+from service.inference.pool import EncoderPool
+from service.inference.runtime import OnnxSeq2Seq, RuntimeOptions
 from service.inference.search import (
+    Decoding,
+    ForcedDecoding,
+    Hypothesis,
     SearchOptions,
-    beam_search,
-    forced_decode,
+    new_decoding,
+    step_decodings,
 )
 from service.inference.tokenizer import EncodedSource, Tokenizer
 
@@ -53,6 +56,14 @@ class LinkPolicy:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A piece the model weighed at one step, with its log-probability at that step."""
+
+    token: str
+    logprob: float
+
+
+@dataclass(frozen=True)
 class Alternative:
     text: str
     score: float
@@ -75,12 +86,39 @@ class Translation:
     pharaoh_source: str = ATTENTION  # the matrix the Pharaoh links come from
     link_rule: str = "argmax"
     token_scores: np.ndarray | None = None  # log p of each target piece (aligned pairs)
+    # With SearchOptions.candidates = k: per target piece, the k best pieces of its step.
+    candidates: list[list[Candidate]] | None = None
 
     def relinked(self, policy: LinkPolicy) -> Translation:
         """The same translation with its Pharaoh links read by another rule."""
         words = self.head_words if self.head_words is not None else self.words
         links = pharaoh(words.attention, words.source, words.target, policy.rule, policy.threshold)
         return replace(self, pharaoh=links, link_rule=policy.rule)
+
+
+@dataclass(frozen=True)
+class DecodeRequest:
+    """Items decoded with one set of options: texts to translate (:class:`SearchOptions`)
+    or (source, target) pairs to align, teacher-forced (:class:`AlignOptions`)."""
+
+    items: list[Any]
+    options: SearchOptions | AlignOptions
+
+    @property
+    def rows(self) -> int:
+        """Decoder rows per step while all its items decode."""
+        beam = self.options.beam_size if isinstance(self.options, SearchOptions) else 1
+        return len(self.items) * beam
+
+
+@dataclass
+class Work:
+    """A request being decoded: its sources, given targets (align) and one decoding each."""
+
+    request: DecodeRequest
+    sources: list[EncodedSource]
+    targets: list[EncodedSource] | None
+    decodings: list[Decoding]
 
 
 class Translator:
@@ -96,6 +134,7 @@ class Translator:
         self.tokenizer = tokenizer
         self.max_source_tokens = max_source_tokens
         self.link_policy = default_link_policy(artifact, model.head is not None)
+        self.pool = EncoderPool(model)  # encoder outputs of the sentences being decoded
 
     @classmethod
     def from_directory(
@@ -145,43 +184,95 @@ class Translator:
         self._check_length(encoded, "target")
         return encoded
 
-    def _encode_batch(self, sources: list[EncodedSource]) -> tuple[EncodedBatch, list[int]]:
-        lengths = np.array([len(s.ids) for s in sources], dtype=np.int64)
-        tokens = np.full(
-            (len(sources), int(lengths.max())), self.artifact.special_tokens.pad, dtype=np.int64
-        )
-        for row, source in enumerate(sources):
-            tokens[row, : len(source.ids)] = source.ids
-        return self.model.encode(tokens, lengths), lengths.tolist()
-
-    def run_batch(self, items: list[Any], options: Hashable) -> list[Translation]:
-        """One batch of the batcher: texts to translate (with :class:`SearchOptions`) or
-        (source, target) pairs to align (with :class:`AlignOptions`)."""
-        if isinstance(options, AlignOptions):
-            return self.align(items, options)
-        if isinstance(options, SearchOptions):
-            return self.translate(items, options)
-        raise TypeError(f"no batch kind for options {options!r}")
-
     def translate(self, texts: list[str], options: SearchOptions) -> list[Translation]:
         """Translate a batch of texts together; results in input order."""
-        if not texts:
-            return []
-        encoded = self.encode_sources(texts)
-        batch, lengths = self._encode_batch(encoded)
+        return self.run_to_end(DecodeRequest(texts, options)) if texts else []
+
+    def align(self, pairs: list[tuple[str, str]], options: AlignOptions) -> list[Translation]:
+        """Run the model teacher-forced over given translations: the attention it pays and
+        the log-probability it gives each target piece; results in input order."""
+        return self.run_to_end(DecodeRequest(pairs, options)) if pairs else []
+
+    def run_to_end(self, request: DecodeRequest) -> list[Translation]:
+        """Decode one request alone, step after step until all its items are done."""
+        [work] = self.begin([request])
+        try:
+            live = list(work.decodings)
+            while live:
+                self.step(live)
+                live = [d for d in live if not d.done]
+            return self.finish(work)
+        finally:
+            self.release(work)
+
+    def begin(self, requests: list[DecodeRequest]) -> list[Work]:
+        """Encode the sources of all ``requests`` in one encoder run and start decoding them.
+        Raises :class:`InputTooLong` past the token limit."""
+        works = []
+        for request in requests:
+            if isinstance(request.options, AlignOptions):
+                sources = self.encode_sources([source for source, _ in request.items])
+                targets: list[EncodedSource] | None = self.encode_targets(
+                    [target for _, target in request.items]
+                )
+            else:
+                sources, targets = self.encode_sources(request.items), None
+            works.append(Work(request, sources, targets, []))
+        every = [source for work in works for source in work.sources]
+        lengths = np.array([len(s.ids) for s in every], dtype=np.int64)
         special = self.artifact.special_tokens
-        nbest = beam_search(
-            self.model.step_function(batch),
-            batch.init_state,
-            lengths,
-            special.bos,
-            special.eos,
-            options,
-        )
-        heads = self._head_matrices(batch, [hyps[0].tokens for hyps in nbest])
-        return [
-            self._result(
-                text,
+        tokens = np.full((len(every), int(lengths.max())), special.pad, dtype=np.int64)
+        for row, source in enumerate(every):
+            tokens[row, : len(source.ids)] = source.ids
+        batch = self.model.encode(tokens, lengths)
+        ids = iter(zip(self.pool.add(batch, lengths), batch.init_state, strict=True))
+        for work in works:
+            options = work.request.options
+            for n, source in enumerate(work.sources):
+                sentence, init_state = next(ids)
+                if isinstance(options, AlignOptions):
+                    assert work.targets is not None
+                    work.decodings.append(
+                        ForcedDecoding(
+                            sentence,
+                            init_state,
+                            len(source.ids),
+                            work.targets[n].ids,
+                            special.bos,
+                            options.length_penalty,
+                        )
+                    )
+                else:
+                    work.decodings.append(
+                        new_decoding(
+                            sentence, init_state, len(source.ids), special.bos, special.eos, options
+                        )
+                    )
+        return works
+
+    def step(self, decodings: list[Decoding]) -> None:
+        """One decoder step for any mix of decodings begun by this translator."""
+        step_decodings(self.pool.step, decodings)
+
+    def finish(self, work: Work) -> list[Translation]:
+        """The results of a work whose decodings are all done (before :meth:`release`)."""
+        best = [decoding.result() for decoding in work.decodings]
+        heads = self._head_matrices(work, [hyps[0].tokens for hyps in best])
+        results = []
+        for item, source, hyps, head in zip(
+            work.request.items, work.sources, best, heads, strict=True
+        ):
+            if isinstance(work.request.options, AlignOptions):
+                source_text, target_text = item
+                [path] = hyps
+                result = self._result(
+                    source_text, source.pieces, path.tokens, path.score, path.attention, head, []
+                )
+                scores = np.array(path.token_log_probs)
+                results.append(replace(result, text=target_text, token_scores=scores))
+                continue
+            result = self._result(
+                item,
                 source.pieces,
                 hyps[0].tokens,
                 hyps[0].score,
@@ -189,45 +280,29 @@ class Translator:
                 head,
                 [Alternative(self.tokenizer.decode_target(h.tokens), h.score) for h in hyps[1:]],
             )
-            for text, source, hyps, head in zip(texts, encoded, nbest, heads, strict=True)
-        ]
-
-    def align(self, pairs: list[tuple[str, str]], options: AlignOptions) -> list[Translation]:
-        """Run the model teacher-forced over given translations: the attention it pays and
-        the log-probability it gives each target piece; results in input order."""
-        if not pairs:
-            return []
-        sources = self.encode_sources([source for source, _ in pairs])
-        targets = self.encode_targets([target for _, target in pairs])
-        batch, lengths = self._encode_batch(sources)
-        paths = forced_decode(
-            self.model.step_function(batch),
-            batch.init_state,
-            lengths,
-            [target.ids for target in targets],
-            self.artifact.special_tokens.bos,
-        )
-        heads = self._head_matrices(batch, [target.ids for target in targets])
-        results = []
-        for (source_text, target_text), source, target, path, head in zip(
-            pairs, sources, targets, paths, heads, strict=True
-        ):
-            log_prob = float(path.token_log_probs.sum())
-            length = len(target.ids)
-            score = (
-                log_prob / length**options.length_penalty if options.length_penalty else log_prob
-            )
-            result = self._result(
-                source_text, source.pieces, target.ids, score, path.attention, head, []
-            )
-            results.append(replace(result, text=target_text, token_scores=path.token_log_probs))
+            results.append(replace(result, candidates=self._candidates(hyps[0])))
         return results
 
-    def _head_matrices(
-        self, batch: EncodedBatch, targets: list[list[int]]
-    ) -> list[np.ndarray | None]:
+    def release(self, work: Work) -> None:
+        """Forget the encoder outputs of a work (done, failed or cancelled)."""
+        self.pool.remove([d.source_row for d in work.decodings])
+
+    def _candidates(self, hypothesis: Hypothesis) -> list[list[Candidate]] | None:
+        if hypothesis.candidates is None:
+            return None
+        pieces = self.tokenizer.target_pieces
+        return [
+            [
+                Candidate(piece, logprob)
+                for piece, (_, logprob) in zip(pieces([i for i, _ in step]), step, strict=True)
+            ]
+            for step in hypothesis.candidates
+        ]
+
+    def _head_matrices(self, work: Work, targets: list[list[int]]) -> list[np.ndarray | None]:
         if self.model.head is None:
             return [None] * len(targets)
+        batch = self.pool.batch([d.source_row for d in work.decodings])
         return list(self.model.align_words(batch, targets, self.artifact.special_tokens.pad))
 
     def _result(

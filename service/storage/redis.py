@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
+import orjson
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -51,7 +51,7 @@ class RedisStore:
         The write and the index update are one transaction; eviction is a second one.
         Concurrent replicas may evict the same ids twice, which is harmless.
         """
-        payload = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        payload = orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
         now = time.time()
         try:
             pipe = self._client.pipeline(transaction=True)
@@ -75,7 +75,7 @@ class RedisStore:
             raise StoreUnavailable(f"Redis store failed: {exc}") from exc
         if payload is None:
             return None
-        document: dict[str, Any] = json.loads(payload)
+        document: dict[str, Any] = orjson.loads(payload)
         return document
 
     def ping(self) -> bool:

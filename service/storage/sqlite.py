@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from service.storage.base import StoreUnavailable
 
@@ -48,7 +49,7 @@ class SQLiteStore:
         self._puts = 0
 
     def put(self, doc_id: str, document: dict[str, Any]) -> None:
-        payload = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        payload = orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
         now = time.time()
         with self._lock:
             try:
@@ -82,7 +83,7 @@ class SQLiteStore:
                 raise StoreUnavailable(f"SQLite store at {self.path} failed: {exc}") from exc
         if row is None:
             return None
-        document: dict[str, Any] = json.loads(row[0])
+        document: dict[str, Any] = orjson.loads(row[0])
         return document
 
     def ping(self) -> bool:

@@ -115,13 +115,14 @@ def _wait_for_metric(server: LiveServer, name: str, value: float, timeout: float
 
 
 def test_clients_that_leave_free_the_queue(start_server: Callable[..., LiveServer]) -> None:
-    """Queue of 16 texts: one long request runs, a client queues 8 texts behind it and
-    leaves. Its texts leave the queue at once (the next request is admitted, not
-    refused) and are never decoded."""
+    """Queue of 16 texts: one long request runs (its 80 beam rows fill the running batch),
+    a client queues 8 texts behind it and leaves. Its texts leave the queue at once (the
+    next request is admitted, not refused) and are never decoded."""
     server = start_server(
         max_texts="8",
         max_queue="16",
         max_batch_size="8",
+        max_batch_rows="80",
         max_wait_ms="0",
         max_chars="4000",
         max_source_tokens="2048",

@@ -34,6 +34,7 @@ def test_sigterm_with_twenty_requests_in_flight_answers_no_500(
     server = start_server(
         args=["--timeout-graceful-shutdown", "1"],
         max_batch_size="1",
+        max_batch_rows="160",  # one request (16 texts, beam 10) decodes at a time
         max_wait_ms="0",
         max_queue="400",
     )

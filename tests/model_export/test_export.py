@@ -135,11 +135,15 @@ def test_int8_graphs_load_and_give_distributions(trained: Seq2Seq, tiny_artifact
         "annotations": annotations,
         "keys": keys,
         "src_mask": mask,
+        "gather_tokens": np.full(3, EOS, dtype=np.int64),
+        "top_k": np.array([4], dtype=np.int64),
     }
     wanted = {i.name for i in decoder.get_inputs()}
-    log_probs, new_state, attention = decoder.run(
-        None, {k: v for k, v in feeds.items() if k in wanted}
+    log_probs, new_state, attention, top_log_probs = decoder.run(
+        ["log_probs", "new_state", "attention", "top_log_probs"],
+        {k: v for k, v in feeds.items() if k in wanted},
     )
+    np.testing.assert_allclose(top_log_probs, -np.sort(-log_probs, axis=1)[:, :4])
     assert log_probs.shape == (3, config.tgt_vocab_size)
     assert np.isfinite(log_probs).all()
     assert np.allclose(np.exp(log_probs).sum(-1), 1.0, atol=1e-4)
@@ -167,7 +171,8 @@ def test_graphs_take_any_batch_and_length(
 
     decoder = session(tiny_artifact / DECODER_FILE)
     mask = np.arange(length)[None, :] < src_lengths[:, None]
-    log_probs, new_state, attention = decoder.run(
+    gather = np.arange(batch, dtype=np.int64) + 5
+    log_probs, new_state, attention, gathered, top_log_probs, top_ids = decoder.run(
         None,
         {
             "prev_tokens": np.full(batch, BOS, dtype=np.int64),
@@ -175,8 +180,15 @@ def test_graphs_take_any_batch_and_length(
             "annotations": annotations,
             "keys": keys,
             "src_mask": mask,
+            "gather_tokens": gather,
+            "top_k": np.array([3], dtype=np.int64),
         },
     )
+    np.testing.assert_array_equal(gathered, log_probs[np.arange(batch), gather])
+    assert top_ids.shape == top_log_probs.shape == (batch, 3)
+    np.testing.assert_array_equal(top_log_probs, np.take_along_axis(log_probs, top_ids, axis=1))
+    np.testing.assert_array_equal(top_ids[:, 0], log_probs.argmax(axis=1))
+    assert (np.diff(top_log_probs, axis=1) <= 0).all()
     assert log_probs.shape == (batch, config.tgt_vocab_size)
     assert new_state.shape == (batch, config.decoder_hidden_size)
     assert attention.shape == (batch, length)

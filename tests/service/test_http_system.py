@@ -115,6 +115,7 @@ def test_openapi_documents_the_translate_request(shared_server: LiveServer) -> N
         "beam_size",
         "n_best",
         "return_attention",
+        "return_candidates",
         "link_rule",
     }
     assert set(request["properties"]) == fields

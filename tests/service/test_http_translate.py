@@ -72,7 +72,9 @@ def test_every_translation_has_its_fields(batch: dict[str, Any]) -> None:
             "stored",
             "storage",
             "alignment",
+            "candidates",
         }
+        assert translation["candidates"] is None
         assert isinstance(translation["text"], str)
         assert isinstance(translation["score"], float) and translation["score"] <= 0
         assert translation["alternatives"] == []
@@ -165,6 +167,57 @@ def test_n_best_returns_sorted_alternatives(shared_server: LiveServer) -> None:
     assert all(isinstance(a["text"], str) for a in alternatives)
 
 
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_return_candidates_gives_the_k_best_pieces_of_each_step(
+    shared_server: LiveServer, in_process: Translator, beam_size: int
+) -> None:
+    k = 4
+    body = translate(shared_server, text=TEXTS[:2], beam_size=beam_size, return_candidates=k)
+    for source, translation in zip(TEXTS[:2], body["translations"], strict=True):
+        tokens = translation["alignment"]["target_tokens"]
+        candidates = translation["candidates"]
+        assert len(candidates) == len(tokens)
+        for prefix_end, step in enumerate(candidates):
+            assert len(step) == k
+            logprobs = [c["logprob"] for c in step]
+            assert logprobs == sorted(logprobs, reverse=True)
+            assert all(lp <= 0 for lp in logprobs)
+            # the model's own distribution at this step, by teacher forcing the prefix
+            log_probs = forced_step_log_probs(in_process, source, tokens[:prefix_end])
+            best = np.argsort(-log_probs, kind="stable")[:k]
+            pieces = in_process.tokenizer.target_pieces(best.tolist())
+            assert [c["token"] for c in step] == pieces
+            np.testing.assert_allclose(logprobs, log_probs[best], atol=1e-4)
+        if beam_size == 1:  # greedy emits the best piece unless forced to stop
+            assert [step[0]["token"] for step in candidates[:-1]] == tokens[:-1]
+
+
+@pytest.mark.parametrize("k", [-1, 11, "3", 2.5])
+def test_bad_return_candidates_is_422(shared_server: LiveServer, k: object) -> None:
+    response = httpx.post(
+        f"{shared_server.url}/v1/translate", json={"text": "Amen.", "return_candidates": k}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert "return_candidates" in response.json()["error"]["message"]
+
+
+def forced_step_log_probs(translator: Translator, source: str, prefix: list[str]) -> np.ndarray:
+    """The decoder's log-probabilities (V,) after the target pieces ``prefix``."""
+    special = translator.artifact.special_tokens
+    source_ids = translator.tokenizer.encode_source(source).ids
+    encoded = translator.model.encode(
+        np.array([source_ids], dtype=np.int64), np.array([len(source_ids)], dtype=np.int64)
+    )
+    step = translator.model.step_function(encoded)
+    state, prev = encoded.init_state, special.bos
+    for piece in prefix:
+        _, state, _ = step(np.array([prev], dtype=np.int64), state, np.array([0]))
+        prev = special.eos if piece == EOS else translator.tokenizer.target.piece_to_id(piece)
+    log_probs, _, _ = step(np.array([prev], dtype=np.int64), state, np.array([0]))
+    return np.asarray(log_probs[0])
+
+
 def force_decode(
     translator: Translator, source: str, target_pieces: list[str]
 ) -> tuple[np.ndarray, float]:
@@ -239,3 +292,21 @@ def test_other_language_pairs_are_refused(
     )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "unsupported_language"
+
+
+def test_align_scores_given_translations_through_the_scheduler(
+    shared_server: LiveServer, in_process: Translator
+) -> None:
+    [translation] = translate(shared_server, text=TEXTS[0], beam_size=1)["translations"]
+    response = httpx.post(
+        f"{shared_server.url}/v1/align",
+        json={"source": TEXTS[0], "target": translation["text"]},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    [aligned] = response.json()["alignments"]
+    tokens = aligned["alignment"]["target_tokens"]
+    assert len(aligned["token_scores"]) == len(tokens)
+    attention, log_prob = force_decode(in_process, TEXTS[0], tokens)
+    np.testing.assert_allclose(aligned["alignment"]["attention"], attention, atol=1e-5)
+    assert sum(aligned["token_scores"]) == pytest.approx(log_prob, abs=1e-4)

@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 
 from service.inference.search import (
+    FullStepFunction,
     Hypothesis,
     SearchOptions,
-    StepFunction,
     beam_search,
     greedy_search,
+    top_k_step,
 )
 
 BOS, EOS, A, B, C = 0, 1, 2, 3, 4
@@ -45,7 +46,7 @@ def random_table(seed: int, eos_weight: float = 1.0) -> np.ndarray:
     return np.log(probs / probs.sum(axis=1, keepdims=True))
 
 
-def bigram_step(tables: Sequence[np.ndarray], width: int) -> StepFunction:
+def bigram_step(tables: Sequence[np.ndarray], width: int) -> FullStepFunction:
     """A step function over sentences with their own tables; attention has ``width`` columns."""
     stacked = np.stack(tables)  # (S, V, V)
 
@@ -68,7 +69,7 @@ def search(
 ) -> list[list[Hypothesis]]:
     step = bigram_step(tables, max(lengths))
     init_state = np.zeros((len(tables), 2))
-    return beam_search(step, init_state, lengths, BOS, EOS, options)
+    return beam_search(top_k_step(step), init_state, lengths, BOS, EOS, options)
 
 
 def path_log_prob(table: np.ndarray, tokens: Sequence[int]) -> float:
@@ -109,7 +110,9 @@ def test_greedy_search_is_what_beam_size_1_runs() -> None:
     table = random_table(seed=5)
     options = SearchOptions(beam_size=1)
     via_beam = search([table], [5], options)[0][0]
-    direct = greedy_search(bigram_step([table], 5), np.zeros((1, 2)), [5], BOS, EOS, options)
+    direct = greedy_search(
+        top_k_step(bigram_step([table], 5)), np.zeros((1, 2)), [5], BOS, EOS, options
+    )
     assert via_beam.tokens == direct[0][0].tokens
 
 
@@ -213,3 +216,22 @@ def test_search_options_refuse_bad_values() -> None:
         SearchOptions(beam_size=2, n_best=3)
     with pytest.raises(ValueError, match="n_best"):
         SearchOptions(beam_size=2, n_best=0)
+
+
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_candidates_are_the_best_pieces_of_each_step_of_the_returned_path(beam_size: int) -> None:
+    tables = [random_table(seed, eos_weight=0.7) for seed in (31, 32)]
+    lengths = [4, 6]
+    k = 3
+    options = SearchOptions(beam_size=beam_size, n_best=beam_size, candidates=k)
+    for table, hypotheses in zip(tables, search(tables, lengths, options), strict=True):
+        for hypothesis in hypotheses:
+            assert hypothesis.candidates is not None
+            assert len(hypothesis.candidates) == len(hypothesis.tokens)
+            previous = [BOS, *hypothesis.tokens[:-1]]
+            for prev, step in zip(previous, hypothesis.candidates, strict=True):
+                expected = np.argsort(-table[prev], kind="stable")[:k]
+                assert [token for token, _ in step] == expected.tolist()
+                np.testing.assert_allclose([lp for _, lp in step], table[prev, expected], atol=1e-6)
+    without = search(tables, lengths, SearchOptions(beam_size=beam_size))
+    assert all(h.candidates is None for hyps in without for h in hyps)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
 from service.api.deps import Ready, require_api_key
+from service.api.documents import json_bytes, matrix
 from service.api.routes.translations import links_to_document
 from service.api.schemas import AlignRequest, AlignResponse, ErrorResponse
 from service.api.translation_pipeline import align_and_store, check_languages
@@ -24,13 +25,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     response_model=AlignResponse,
     responses={**ERRORS, 200: {"links": links_to_document("/alignments/0/id")}},
 )
-async def align(request: AlignRequest, state: Ready, http_request: Request) -> dict[str, Any]:
+async def align(request: AlignRequest, state: Ready, http_request: Request) -> Response:
     """Align given translation pairs: the model runs teacher-forced over each target and
     answers its attention, word alignment and the log-probability of every target piece
     (useful for quality estimation and reranking). Stored like translations."""
     check_languages(state, request.source_lang, request.target_lang)
     batch = await align_and_store(state, http_request, request.pairs, request.link_rule)
-    return {
+    body = {
         "model": batch.model,
         "alignments": [
             {
@@ -38,7 +39,7 @@ async def align(request: AlignRequest, state: Ready, http_request: Request) -> d
                 "source": a.source,
                 "target": a.text,
                 "score": a.score,
-                "token_scores": [] if a.token_scores is None else a.token_scores.tolist(),
+                "token_scores": [] if a.token_scores is None else matrix(a.token_scores),
                 "stored": status is StorageStatus.stored,
                 "storage": status.value,
                 "alignment": document["alignment"],
@@ -48,3 +49,4 @@ async def align(request: AlignRequest, state: Ready, http_request: Request) -> d
             )
         ],
     }
+    return Response(json_bytes(body), media_type="application/json")

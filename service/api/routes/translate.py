@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
 from service.api.deps import Ready, require_api_key
+from service.api.documents import json_bytes
 from service.api.routes.translations import links_to_document
 from service.api.schemas import ErrorResponse, TranslateRequest, TranslateResponse
 from service.api.translation_pipeline import check_languages, translate_and_store
@@ -24,15 +25,19 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     response_model=TranslateResponse,
     responses={**ERRORS, 200: {"links": links_to_document("/translations/0/id")}},
 )
-async def translate(
-    request: TranslateRequest, state: Ready, http_request: Request
-) -> dict[str, Any]:
+async def translate(request: TranslateRequest, state: Ready, http_request: Request) -> Response:
     """Translate one text or a batch, with each translation's attention and word alignment."""
     check_languages(state, request.source_lang, request.target_lang)
     batch = await translate_and_store(
-        state, http_request, request.texts, request.beam_size, request.n_best, request.link_rule
+        state,
+        http_request,
+        request.texts,
+        request.beam_size,
+        request.n_best,
+        request.link_rule,
+        request.return_candidates,
     )
-    return {
+    body = {
         "model": batch.model,
         "translations": [
             {
@@ -43,9 +48,16 @@ async def translate(
                 "stored": status is StorageStatus.stored,
                 "storage": status.value,
                 "alignment": document["alignment"] if request.return_attention else None,
+                "candidates": None
+                if t.candidates is None
+                else [
+                    [{"token": c.token, "logprob": c.logprob} for c in step]
+                    for step in t.candidates
+                ],
             }
             for t, document, status in zip(
                 batch.translations, batch.documents, batch.statuses, strict=True
             )
         ],
     }
+    return Response(json_bytes(body), media_type="application/json")

@@ -1,0 +1,88 @@
+"""In-process decoding figures: ``Translator.translate`` on the bench sentences, no HTTP.
+
+Counts the decoder rows of every step, so each figure can be set against the ceiling.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from service.api.documents import alignment_document, json_bytes
+from service.inference.runtime import RuntimeOptions
+from service.inference.search import Decoding, SearchOptions
+from service.inference.translator import Translator
+from service.storage.sqlite import SQLiteStore
+
+
+class CountingTranslator(Translator):
+    """The translator, counting decoder rows and steps."""
+
+    rows = 0
+    steps = 0
+
+    def step(self, decodings: list[Decoding]) -> None:
+        self.rows += sum(d.rows for d in decodings)
+        self.steps += 1
+        super().step(decodings)
+
+
+def load(model: Path, precision: str, threads: int, device: str = "cpu") -> CountingTranslator:
+    base = Translator.from_directory(
+        model, precision, RuntimeOptions(device=device, intra_op_threads=threads)
+    )
+    return CountingTranslator(base.artifact, base.model, base.tokenizer, base.max_source_tokens)
+
+
+def decode_table(
+    translator: CountingTranslator,
+    sentences: list[str],
+    beams: list[int],
+    batches: list[int],
+) -> list[dict[str, Any]]:
+    translator.warm_up()
+    results = []
+    for beam in beams:
+        for batch in batches:
+            translator.rows = translator.steps = 0
+            tokens = 0
+            start = time.perf_counter()
+            for i in range(0, len(sentences), batch):
+                for t in translator.translate(sentences[i : i + batch], SearchOptions(beam)):
+                    tokens += len(t.target_tokens)
+            elapsed = time.perf_counter() - start
+            results.append(
+                {
+                    "beam": beam,
+                    "batch": batch,
+                    "sentences_per_s": len(sentences) / elapsed,
+                    "target_tokens_per_s": tokens / elapsed,
+                    "decoder_rows_per_s": translator.rows / elapsed,
+                    "rows_per_step": translator.rows / max(1, translator.steps),
+                }
+            )
+    return results
+
+
+def serving_costs(translator: Translator, sentence: str, store_path: Path) -> dict[str, float]:
+    """Milliseconds per request of what the server adds around decoding: building the
+    document and the response body (orjson) and storing the document (SQLite)."""
+    [translation] = translator.translate([sentence], SearchOptions(1))
+    store = SQLiteStore(store_path, ttl_seconds=3600, max_entries=100_000)
+    model = {"name": "bench"}
+    runs = 200
+    start = time.perf_counter()
+    for n in range(runs):
+        document = alignment_document(f"{n:032x}", translation, model, SearchOptions(1))
+        json_bytes({"model": model, "translations": [document]})
+    encode_ms = (time.perf_counter() - start) * 1000 / runs
+    start = time.perf_counter()
+    for n in range(runs):
+        store.put(f"{n:032x}", document)
+    store_ms = (time.perf_counter() - start) * 1000 / runs
+    store.close()
+    orjson.loads(json_bytes(document))  # the document is valid JSON
+    return {"document_and_json_ms": encode_ms, "store_ms": store_ms}

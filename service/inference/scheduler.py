@@ -1,0 +1,306 @@
+"""Step-level (continuous) batching: requests join the running decoder batch between steps.
+
+One decoding thread owns the running batch. Before every decoder step it drops the work of
+cancelled requests, admits waiting requests while their rows fit in ``max_rows`` (their
+sources encoded together in one encoder run), and picks the rows of the step; after it,
+every request whose sentences are all done is answered at once. Greedy, beam and forced
+rows of any request share a step, so a new request never waits for an old batch to finish.
+
+Policy, so that a short request stays fast next to a large one: a request with at most
+``light_rows`` decoder rows is *light*, any other is *heavy*. While light work runs, a step
+over all rows (heavy and light together) is taken only while such steps have used at most
+``heavy_share`` of the time since the light work arrived; otherwise the step runs the light
+rows alone. A light request therefore advances at every step and waits for heavy steps at
+most ``heavy_share / (1 - heavy_share)`` of its own decoding time (1x at the default 0.5),
+and heavy work keeps at least ``heavy_share`` of the machine. Without light work, every
+step runs every row. Admission is first come first served, except that a request that does
+not fit lets later ones that fit go first.
+
+The queue is bounded: past ``max_queue`` texts waiting or decoding, :meth:`submit` raises
+:class:`Overloaded`. A request whose caller went away (its future cancelled) leaves the
+queue, and its rows leave the batch before the next step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from service.inference.batcher import Overloaded, ShuttingDown
+from service.inference.search import Decoding
+
+log = logging.getLogger(__name__)
+
+Result = TypeVar("Result")
+Request = TypeVar("Request", bound="RowCounted")
+W = TypeVar("W", bound="HasDecodings")
+
+
+class RowCounted(Protocol):
+    @property
+    def items(self) -> list[Any]: ...
+
+    @property
+    def rows(self) -> int: ...
+
+
+class HasDecodings(Protocol):
+    @property
+    def decodings(self) -> list[Decoding]: ...
+
+
+class DecodingModel(Protocol[Request, W, Result]):
+    """What the scheduler needs of a model (the :class:`Translator` is one)."""
+
+    def begin(self, requests: list[Request]) -> list[W]: ...
+
+    def step(self, decodings: list[Decoding]) -> None: ...
+
+    def finish(self, work: W) -> list[Result]: ...
+
+    def release(self, work: W) -> None: ...
+
+
+@dataclass(frozen=True)
+class SchedulerOptions:
+    max_rows: int = 512  # decoder rows in the running batch (one step)
+    max_admit_texts: int = 32  # texts encoded together when admitted
+    max_wait_ms: float = 0.0  # when idle, how long the first text waits for company
+    max_queue: int = 256  # texts waiting or decoding; beyond it requests are refused
+    light_rows: int = 8  # a request with at most this many rows per step is light
+    heavy_share: float = 0.5  # while light work runs, heavy steps get at most this share
+
+    def __post_init__(self) -> None:
+        if not 0 < self.heavy_share <= 1:
+            raise ValueError("heavy_share must be in (0, 1]")
+        if self.max_rows < 1 or self.max_admit_texts < 1:
+            raise ValueError("max_rows and max_admit_texts must be at least 1")
+
+
+@dataclass
+class _Job(Generic[Request, W, Result]):
+    request: Request
+    future: asyncio.Future[list[Result]]
+    loop: asyncio.AbstractEventLoop
+    enqueued: float = field(default_factory=time.perf_counter)
+    work: W | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.future.cancelled()
+
+    def answer(self, result: list[Result] | BaseException) -> None:
+        def deliver() -> None:
+            if self.future.done():
+                return
+            if isinstance(result, BaseException):
+                self.future.set_exception(result)
+            else:
+                self.future.set_result(result)
+
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            self.loop.call_soon_threadsafe(deliver)
+
+
+StepObserver = Callable[[int, float], None]  # (rows in the step, seconds)
+AdmitObserver = Callable[[int, float], None]  # (texts admitted together, seconds to encode)
+
+
+class StepScheduler(Generic[Request, W, Result]):
+    def __init__(
+        self,
+        model: DecodingModel[Request, W, Result],
+        options: SchedulerOptions,
+        on_admit: AdmitObserver | None = None,
+        on_step: StepObserver | None = None,
+    ) -> None:
+        self.model = model
+        self.options = options
+        self._on_admit, self._on_step = on_admit, on_step
+        self._lock = threading.Condition()
+        self._waiting: list[_Job[Request, W, Result]] = []
+        self._running: list[_Job[Request, W, Result]] = []
+        self._queued_texts = 0
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        # Time of heavy and light-only steps since light work appeared.
+        self._heavy_seconds = 0.0
+        self._light_seconds = 0.0
+        self.running_rows = 0  # rows of the running batch after the last step
+        self.steps = 0
+
+    @property
+    def queue_depth(self) -> int:
+        """Texts accepted and not yet answered."""
+        return self._queued_texts
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="decoder", daemon=True)
+        self._thread.start()
+
+    async def submit(self, request: Request) -> list[Result]:
+        if self._closing:
+            raise ShuttingDown("the service is shutting down")
+        texts = len(request.items)
+        if self._queued_texts + texts > self.options.max_queue:
+            raise Overloaded(
+                f"{self._queued_texts} texts are queued (limit {self.options.max_queue})"
+            )
+        loop = asyncio.get_running_loop()
+        job: _Job[Request, W, Result] = _Job(request, loop.create_future(), loop)
+        self._queued_texts += texts
+        with self._lock:
+            self._waiting.append(job)
+            self._lock.notify()
+        try:
+            # Cancelling the caller cancels the future: the decoding thread drops the job.
+            return await job.future
+        finally:
+            self._queued_texts -= texts
+            if job.cancelled:
+                with self._lock:
+                    self._lock.notify()
+
+    async def close(self) -> None:
+        """Stop accepting work, finish what is queued, then stop the decoding thread."""
+        self._closing = True
+        with self._lock:
+            self._lock.notify()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
+
+    # --- the decoding thread ---------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                self._waiting = [job for job in self._waiting if not job.cancelled]
+                if not self._waiting and not self._running:
+                    if self._closing:
+                        return
+                    self._lock.wait()
+                    continue
+                if not self._running and not self._wait_for_company():
+                    continue
+                admitted = self._take_admissible()
+            if admitted:
+                self._admit(admitted)
+            self._drop_cancelled()
+            if self._running:
+                self._step()
+            self.running_rows = sum(d.rows for d in _live(self._running))
+
+    def _wait_for_company(self) -> bool:
+        """While idle: wait up to ``max_wait_ms`` for a full admission (lock held).
+        False when the wait was cut short and the state must be looked at again."""
+        waiting_texts = sum(len(job.request.items) for job in self._waiting)
+        remaining = self._waiting[0].enqueued + self.options.max_wait_ms / 1000
+        remaining -= time.perf_counter()
+        if self._closing or waiting_texts >= self.options.max_admit_texts or remaining <= 0:
+            return True
+        self._lock.wait(remaining)
+        return False
+
+    def _take_admissible(self) -> list[_Job[Request, W, Result]]:
+        """Waiting jobs whose rows fit beside the running ones (lock held)."""
+        rows = sum(job.request.rows for job in self._running)
+        texts = 0
+        taken: list[_Job[Request, W, Result]] = []
+        for job in self._waiting:
+            if texts + len(job.request.items) > self.options.max_admit_texts and taken:
+                break
+            fits = rows + job.request.rows <= self.options.max_rows
+            if fits or (not self._running and not taken):  # a job larger than the bound
+                taken.append(job)
+                rows += job.request.rows
+                texts += len(job.request.items)
+        for job in taken:
+            self._waiting.remove(job)
+        return taken
+
+    def _admit(self, jobs: list[_Job[Request, W, Result]]) -> None:
+        start = time.perf_counter()
+        try:
+            works = self.model.begin([job.request for job in jobs])
+        except Exception as error:
+            for job in jobs:
+                job.answer(error)
+            return
+        for job, work in zip(jobs, works, strict=True):
+            job.work = work
+        self._running.extend(jobs)
+        if self._on_admit is not None:
+            texts = sum(len(job.request.items) for job in jobs)
+            self._on_admit(texts, time.perf_counter() - start)
+
+    def _drop_cancelled(self) -> None:
+        for job in [job for job in self._running if job.cancelled]:
+            self._retire(job)
+
+    def _retire(self, job: _Job[Request, W, Result]) -> None:
+        self._running.remove(job)
+        if job.work is not None:
+            self.model.release(job.work)
+
+    def _choose(self) -> tuple[list[Decoding], bool]:
+        """The decodings of the next step, and whether it is a heavy step."""
+        light_rows = self.options.light_rows
+        light = [job for job in self._running if job.request.rows <= light_rows]
+        if len(light) == len(self._running):
+            self._heavy_seconds = self._light_seconds = 0.0
+            return _live(self._running), False
+        if not light:
+            self._heavy_seconds = self._light_seconds = 0.0
+            return _live(self._running), True
+        total = self._heavy_seconds + self._light_seconds
+        if self._heavy_seconds <= self.options.heavy_share * total:
+            return _live(self._running), True
+        return _live(light), False
+
+    def _step(self) -> None:
+        decodings, heavy = self._choose()
+        start = time.perf_counter()
+        try:
+            self.model.step(decodings)
+        except Exception as error:
+            log.exception("decoder step failed")
+            for job in list(self._running):
+                self._retire(job)
+                job.answer(error)
+            return
+        seconds = time.perf_counter() - start
+        if heavy:
+            self._heavy_seconds += seconds
+        else:
+            self._light_seconds += seconds
+        self.steps += 1
+        rows = sum(d.rows for d in decodings)
+        if self._on_step is not None:
+            self._on_step(rows, seconds)
+        for job in [job for job in self._running if _all_done(job)]:
+            assert job.work is not None
+            result: list[Result] | BaseException
+            try:
+                result = self.model.finish(job.work)
+            except Exception as error:
+                result = error
+            self._retire(job)
+            job.answer(result)
+
+
+def _decodings(job: _Job[Request, W, Result]) -> Sequence[Decoding]:
+    return job.work.decodings if job.work is not None else ()
+
+
+def _live(jobs: list[_Job[Request, W, Result]]) -> list[Decoding]:
+    return [d for job in jobs for d in _decodings(job) if not d.done]
+
+
+def _all_done(job: _Job[Request, W, Result]) -> bool:
+    return all(d.done for d in _decodings(job))

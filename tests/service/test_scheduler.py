@@ -1,0 +1,185 @@
+"""The step-level scheduler over the real tiny model: requests join and leave the running
+batch between steps, in any company each sentence decodes as alone, cancelled requests
+leave at once, and a light request is not held up by heavy ones."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from service.inference.batcher import Overloaded, ShuttingDown
+from service.inference.runtime import RuntimeOptions
+from service.inference.scheduler import SchedulerOptions, StepScheduler
+from service.inference.search import SearchOptions
+from service.inference.translator import (
+    AlignOptions,
+    DecodeRequest,
+    Translation,
+    Translator,
+    Work,
+)
+
+SENTENCES = (Path(__file__).parents[2] / "bench" / "sentences_en.txt").read_text().splitlines()
+
+
+class CountingTranslator(Translator):
+    """The real translator, counting the texts it was asked to begin."""
+
+    begun: int = 0
+
+    def begin(self, requests: list[DecodeRequest]) -> list[Work]:
+        self.begun += sum(len(r.items) for r in requests)
+        return super().begin(requests)
+
+
+def load(directory: Path) -> CountingTranslator:
+    translator = Translator.from_directory(
+        directory, runtime=RuntimeOptions(device="cpu", intra_op_threads=1)
+    )
+    return CountingTranslator(
+        translator.artifact, translator.model, translator.tokenizer, translator.max_source_tokens
+    )
+
+
+@pytest.fixture(scope="module")
+def alone(tiny_artifact: Path) -> Translator:
+    return load(tiny_artifact)
+
+
+@pytest.fixture
+def served(tiny_artifact: Path) -> CountingTranslator:
+    return load(tiny_artifact)
+
+
+Scheduler = StepScheduler[DecodeRequest, Work, Translation]
+
+
+def assert_same(got: Translation, expected: Translation) -> None:
+    assert got.target_tokens == expected.target_tokens
+    assert got.score == pytest.approx(expected.score, abs=1e-5)
+    np.testing.assert_allclose(got.attention, expected.attention, atol=1e-6)
+    if expected.token_scores is not None:
+        assert got.token_scores is not None
+        np.testing.assert_allclose(got.token_scores, expected.token_scores, atol=1e-5)
+
+
+def test_requests_in_any_company_decode_as_alone(
+    served: CountingTranslator, alone: Translator
+) -> None:
+    requests = [
+        DecodeRequest(SENTENCES[0:3], SearchOptions(beam_size=1)),
+        DecodeRequest(SENTENCES[3:5], SearchOptions(beam_size=5, n_best=3)),
+        DecodeRequest([SENTENCES[5]], SearchOptions(beam_size=1, candidates=3)),
+        DecodeRequest(SENTENCES[6:8], SearchOptions(beam_size=2)),
+        DecodeRequest(list(zip(SENTENCES[8:10], SENTENCES[10:12], strict=True)), AlignOptions()),
+    ]
+
+    async def main() -> tuple[list[list[Translation]], int]:
+        scheduler: Scheduler = StepScheduler(served, SchedulerOptions(max_rows=64))
+        scheduler.start()
+        tasks = []
+        for request in requests:  # each joins a batch that is already decoding
+            tasks.append(asyncio.ensure_future(scheduler.submit(request)))
+            await asyncio.sleep(0.003)
+        results = await asyncio.gather(*tasks)
+        steps = scheduler.steps
+        await scheduler.close()
+        return results, steps
+
+    results, steps = asyncio.run(main())
+    one_after_another = sum(max(len(t.target_tokens) for t in got) for got in results)
+    assert steps < one_after_another  # the requests shared steps
+    for request, got in zip(requests, results, strict=True):
+        if isinstance(request.options, AlignOptions):
+            expected = alone.align(request.items, request.options)
+        else:
+            expected = [alone.translate([text], request.options)[0] for text in request.items]
+        for g, e in zip(got, expected, strict=True):
+            assert_same(g, e)
+            assert [a.text for a in g.alternatives] == [a.text for a in e.alternatives]
+            assert g.candidates == e.candidates
+    assert results[4][0].token_scores is not None
+    assert len(results[4][0].token_scores) == len(results[4][0].target_tokens)
+
+
+def test_forced_decoding_scores_the_search_result(alone: Translator) -> None:
+    [translation] = alone.translate([SENTENCES[20]], SearchOptions(beam_size=1))
+    [forced] = alone.align([(SENTENCES[20], translation.text)], AlignOptions())
+    if forced.target_tokens == translation.target_tokens:  # the pieces round-trip
+        np.testing.assert_allclose(forced.attention, translation.attention, atol=1e-6)
+        assert forced.score == pytest.approx(translation.score, abs=1e-5)
+    assert forced.token_scores is not None and all(s <= 0 for s in forced.token_scores)
+    assert forced.score == pytest.approx(sum(forced.token_scores) / len(forced.target_tokens))
+
+
+def test_a_cancelled_request_leaves_the_queue_and_the_batch(served: CountingTranslator) -> None:
+    heavy = DecodeRequest(SENTENCES[:16], SearchOptions(beam_size=10))
+
+    async def main() -> None:
+        # Room for one heavy request: the second one waits in the queue.
+        scheduler: Scheduler = StepScheduler(served, SchedulerOptions(max_rows=160))
+        scheduler.start()
+        running = asyncio.ensure_future(scheduler.submit(heavy))
+        waiting = asyncio.ensure_future(scheduler.submit(heavy))
+        while scheduler.running_rows == 0:
+            await asyncio.sleep(0.001)
+        assert scheduler.queue_depth == 32
+        waiting.cancel()
+        running.cancel()
+        for task in (running, waiting):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert scheduler.queue_depth == 0
+        steps = scheduler.steps
+        while scheduler.running_rows:
+            await asyncio.sleep(0.001)
+        assert scheduler.steps - steps <= 2  # gone at the next step, not at the end
+        assert served.begun == 16  # the waiting request was never encoded
+        short = await scheduler.submit(DecodeRequest(["Amen."], SearchOptions(beam_size=1)))
+        assert len(short) == 1
+        assert len(served.pool) == 0  # encoder outputs of cancelled work are released
+        await scheduler.close()
+
+    asyncio.run(main())
+
+
+def test_a_light_request_finishes_while_heavy_work_runs(served: CountingTranslator) -> None:
+    heavy = DecodeRequest(SENTENCES[:32], SearchOptions(beam_size=10))
+    light = DecodeRequest([SENTENCES[40]], SearchOptions(beam_size=1))
+
+    async def main() -> None:
+        scheduler: Scheduler = StepScheduler(served, SchedulerOptions(max_rows=512))
+        scheduler.start()
+        big = asyncio.ensure_future(scheduler.submit(heavy))
+        while scheduler.running_rows == 0:
+            await asyncio.sleep(0.001)
+        steps = scheduler.steps
+        [result] = await scheduler.submit(light)
+        assert not big.done()  # the light request did not wait for the batch
+        # it advanced at every step, heavy or light-only, from the step after it arrived
+        assert scheduler.steps - steps <= len(result.target_tokens) + 2
+        assert len(await big) == 32
+        await scheduler.close()
+
+    asyncio.run(main())
+
+
+def test_the_queue_is_bounded_and_close_drains_it(served: CountingTranslator) -> None:
+    async def main() -> None:
+        scheduler: Scheduler = StepScheduler(served, SchedulerOptions(max_queue=4))
+        scheduler.start()
+        first = asyncio.ensure_future(
+            scheduler.submit(DecodeRequest(SENTENCES[:3], SearchOptions(beam_size=2)))
+        )
+        await asyncio.sleep(0)
+        with pytest.raises(Overloaded):
+            await scheduler.submit(DecodeRequest(SENTENCES[3:5], SearchOptions()))
+        await scheduler.close()
+        assert len(await first) == 3  # queued work is finished on close
+        with pytest.raises(ShuttingDown):
+            await scheduler.submit(DecodeRequest(["Amen."], SearchOptions()))
+
+    asyncio.run(main())
