@@ -101,6 +101,26 @@ def _training_record(checkpoint: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _training_stages(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """How the checkpoint was made: the base run, then each run started from another
+    (``--init``): fine-tuning, and the alignment head trained on frozen weights."""
+    import torch
+
+    stages = [checkpoint]
+    while init := stages[-1].get("init"):
+        path = Path(init["checkpoint"])
+        stages.append(torch.load(path, weights_only=False) if path.exists() else init)
+    result: dict[str, Any] = {"training": _training_record(stages[-1])}
+    for stage in reversed(stages[:-1]):
+        record = _training_record(stage)
+        if stage["train_config"].get("freeze_model"):
+            record["best_dev_f1"] = record.pop("best_dev_bleu") / 100
+            result["alignment_head_training"] = record
+        else:
+            result.setdefault("fine_tuning", []).append(record)
+    return result
+
+
 def _export(args: argparse.Namespace) -> None:
     import json
 
@@ -117,14 +137,8 @@ def _export(args: argparse.Namespace) -> None:
         "source_lang": description.get("source_lang"),
         "target_lang": description.get("target_lang"),
         "training_data": description,
-        "training": _training_record(checkpoint.get("init") or checkpoint),
     }
-    if checkpoint.get("init"):  # a head trained on the frozen weights of another run
-        metadata["alignment_head_training"] = {
-            **_training_record(checkpoint),
-            "best_dev_f1": checkpoint["best_bleu"] / 100,
-        }
-        del metadata["alignment_head_training"]["best_dev_bleu"]
+    metadata.update(_training_stages(checkpoint))
     write_artifact(model, data_dir, args.out, metadata)
     report = check_parity(model, args.out)
     print(json.dumps(report.__dict__ | {"ok": report.ok}))

@@ -75,7 +75,8 @@ def write_model_card(
             [[k, v] for k, v in model.items()] + [[k, v] for k, v in training.items()],
         ),
         f"Hardware: {report.get('training_hardware', report['hardware'])}; training time "
-        f"{training.get('seconds', 0) / 60:.0f} minutes for {training.get('epochs')} epochs.",
+        f"{training.get('seconds', 0) / 60:.0f} minutes for {training.get('epochs')} epochs."
+        + _later_stages(config),
         "## Scores on the test split (sacreBLEU, detokenized)",
         _table(["model", "search", "BLEU", "chrF", "decode seconds"], score_rows),
         f"{report['test_sentences']} test sentences, decoded on {report['hardware']} with "
@@ -147,6 +148,27 @@ def write_model_card(
     path = artifact_dir / "MODEL_CARD.md"
     path.write_text("\n\n".join(sections) + "\n")
     return path
+
+
+def _later_stages(config: dict[str, Any]) -> str:
+    """The runs that started from the trained model: fine-tuning and the alignment head."""
+    lines = []
+    for stage in config.get("fine_tuning", []):
+        guided = stage.get("guided_alignment", 0)
+        lines.append(
+            f" Then {stage.get('epochs')} epoch(s) of fine-tuning"
+            + (f" with guided alignment (weight {guided})" if guided else "")
+            + f", learning rate {stage.get('learning_rate')}, {stage.get('seconds', 0) / 60:.1f}"
+            f" minutes (dev BLEU {stage.get('best_dev_bleu', 0):.2f})."
+        )
+    head = config.get("alignment_head_training")
+    if head:
+        lines.append(
+            f" The alignment head was trained on the frozen weights for "
+            f"{head.get('seconds', 0) / 60:.1f} minutes ({head.get('epochs')} epochs, best dev "
+            f"F1 against eflomal {head.get('best_dev_f1', 0):.3f} with argmax links)."
+        )
+    return "".join(lines)
 
 
 def _alignment_sections(alignment: dict[str, Any]) -> list[str]:

@@ -26,7 +26,7 @@ async def _disconnected(request: Request) -> None:
 
 async def unless_disconnected(request: Request, work: Coroutine[Any, Any, T]) -> T:
     """Await ``work``; if the client disconnects first, cancel it (a queued translation
-    then leaves the batcher's queue) and raise :class:`ClientDisconnected`."""
+    then leaves the scheduler's queue) and raise :class:`ClientDisconnected`."""
     task = asyncio.ensure_future(work)
     watcher = asyncio.ensure_future(_disconnected(request))
     try:

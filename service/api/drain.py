@@ -16,7 +16,7 @@ _UNGUARDED = ("/health/", "/metrics")
 class DrainMiddleware:
     """Once the service drains, new requests get 503 ``shutting_down``; requests still
     running when the grace period ends are cancelled (their queued texts leave the
-    batcher) and answered 503 too, unless their answer has started."""
+    scheduler) and answered 503 too, unless their answer has started."""
 
     def __init__(self, app: ASGIApp, state: ServiceState, retry_after_seconds: int) -> None:
         self.app = app

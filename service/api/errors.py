@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.api.disconnect import ClientDisconnected
-from service.inference.batcher import Overloaded, ShuttingDown
+from service.inference.scheduler import Overloaded, ShuttingDown
 from service.inference.translator import InputTooLong
 from service.storage import StoreUnavailable
 

@@ -144,7 +144,7 @@ async def align_and_store(
     link_rule: str | None = None,
 ) -> TranslatedBatch:
     """Check the rate limit and the limits of both sides, run the teacher-forced pass
-    through the batcher and store one document per pair."""
+    through the scheduler and store one document per pair."""
     translator = state.translator
     assert translator is not None
     await enforce_rate_limit(http_request, state, len(pairs))

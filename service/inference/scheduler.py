@@ -32,7 +32,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from service.inference.batcher import Overloaded, ShuttingDown
 from service.inference.search import Decoding
 
 log = logging.getLogger(__name__)
@@ -40,6 +39,14 @@ log = logging.getLogger(__name__)
 Result = TypeVar("Result")
 Request = TypeVar("Request", bound="RowCounted")
 W = TypeVar("W", bound="HasDecodings")
+
+
+class Overloaded(RuntimeError):
+    """The queue is full; the client should retry later."""
+
+
+class ShuttingDown(RuntimeError):
+    """The scheduler no longer accepts work."""
 
 
 class RowCounted(Protocol):

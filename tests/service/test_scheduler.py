@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.inference.batcher import Overloaded, ShuttingDown
 from service.inference.runtime import RuntimeOptions
-from service.inference.scheduler import SchedulerOptions, StepScheduler
+from service.inference.scheduler import Overloaded, SchedulerOptions, ShuttingDown, StepScheduler
 from service.inference.search import SearchOptions
 from service.inference.translator import (
     AlignOptions,
