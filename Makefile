@@ -51,7 +51,7 @@ bench: install-dev
 # latency percentiles, memory and the write buffer every 15 s.
 SOAK_MINUTES ?= 3
 soak: install-dev
-	$(PYTHON) -m bench.soak --model $(MODEL) --minutes $(SOAK_MINUTES) --redis
+	$(VENV_PYTHON) -m bench.soak --model $(MODEL) --minutes $(SOAK_MINUTES) --redis
 
 # On a machine with an NVIDIA GPU: onnxruntime-gpu, the service on CUDA, the bench against
 # PyTorch eager on the same GPU at batch 1, 64 and 256.
