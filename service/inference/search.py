@@ -436,23 +436,3 @@ def _greedy(options: SearchOptions) -> SearchOptions:
         options.max_length_extra,
         options.candidates,
     )
-
-
-def forced_decode(
-    step: StepFunction,
-    init_state: np.ndarray,
-    source_lengths: Sequence[int],
-    targets: Sequence[Sequence[int]],
-    bos: int,
-    length_penalty: float = 1.0,
-) -> list[Hypothesis]:
-    """Teacher-forced decoding of a batch along known target ids."""
-    decodings: list[Decoding] = [
-        ForcedDecoding(n, init_state[n], length, target, bos, length_penalty)
-        for n, (length, target) in enumerate(zip(source_lengths, targets, strict=True))
-    ]
-    live = list(decodings)
-    while live:
-        step_decodings(step, live)
-        live = [s for s in live if not s.done]
-    return [s.result()[0] for s in decodings]
