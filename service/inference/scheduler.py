@@ -69,7 +69,7 @@ class DecodingModel(Protocol[Request, W, Result]):
 
     def step(self, decodings: list[Decoding]) -> None: ...
 
-    def finish(self, work: W) -> list[Result]: ...
+    def finish_many(self, works: list[W]) -> list[list[Result]]: ...
 
     def release(self, work: W) -> None: ...
 
@@ -290,15 +290,21 @@ class StepScheduler(Generic[Request, W, Result]):
         rows = sum(d.rows for d in decodings)
         if self._on_step is not None:
             self._on_step(rows, seconds)
-        for job in [job for job in self._running if _all_done(job)]:
+        finished = [job for job in self._running if _all_done(job)]
+        if not finished:
+            return
+        works = []
+        for job in finished:
             assert job.work is not None
-            result: list[Result] | BaseException
-            try:
-                result = self.model.finish(job.work)
-            except Exception as error:
-                result = error
+            works.append(job.work)
+        answers: list[list[Result] | BaseException]
+        try:  # the alignment head runs once for every request finished in this step
+            answers = list(self.model.finish_many(works))
+        except Exception as error:
+            answers = [error for _ in finished]
+        for job, answer in zip(finished, answers, strict=True):
             self._retire(job)
-            job.answer(result)
+            job.answer(answer)
 
 
 def _decodings(job: _Job[Request, W, Result]) -> Sequence[Decoding]:

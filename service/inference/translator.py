@@ -256,8 +256,25 @@ class Translator:
 
     def finish(self, work: Work) -> list[Translation]:
         """The results of a work whose decodings are all done (before :meth:`release`)."""
-        best = [decoding.result() for decoding in work.decodings]
-        heads = self._head_matrices(work, [hyps[0].tokens for hyps in best])
+        return self.finish_many([work])[0]
+
+    def finish_many(self, works: list[Work]) -> list[list[Translation]]:
+        """The results of works finished in the same step: their alignment head runs once
+        for all of them, not once per request."""
+        bests = [[decoding.result() for decoding in work.decodings] for work in works]
+        heads = self._head_matrices(
+            [d for work in works for d in work.decodings],
+            [hyps[0].tokens for best in bests for hyps in best],
+        )
+        results, start = [], 0
+        for work, best in zip(works, bests, strict=True):
+            results.append(self._results(work, best, heads[start : start + len(best)]))
+            start += len(best)
+        return results
+
+    def _results(
+        self, work: Work, best: list[list[Hypothesis]], heads: list[np.ndarray | None]
+    ) -> list[Translation]:
         results = []
         for item, source, hyps, head in zip(
             work.request.items, work.sources, best, heads, strict=True
@@ -299,10 +316,12 @@ class Translator:
             for step in hypothesis.candidates
         ]
 
-    def _head_matrices(self, work: Work, targets: list[list[int]]) -> list[np.ndarray | None]:
+    def _head_matrices(
+        self, decodings: list[Decoding], targets: list[list[int]]
+    ) -> list[np.ndarray | None]:
         if self.model.head is None:
             return [None] * len(targets)
-        batch = self.pool.batch([d.source_row for d in work.decodings])
+        batch = self.pool.batch([d.source_row for d in decodings])
         return list(self.model.align_words(batch, targets, self.artifact.special_tokens.pad))
 
     def _result(
