@@ -161,10 +161,6 @@ class Translator:
     def provider(self) -> str:
         return self.model.provider
 
-    @property
-    def has_alignment_head(self) -> bool:
-        return self.model.head is not None
-
     def _check_length(self, encoded: list[EncodedSource], side: str) -> None:
         for n, item in enumerate(encoded):
             if len(item.ids) > self.max_source_tokens:
