@@ -1,4 +1,9 @@
-"""Dependencies shared by the routers: the running service and API-key checks."""
+"""Dependencies shared by the routers: the running service and API-key checks.
+
+They are ``async`` although they never await: FastAPI runs a plain ``def`` dependency in its
+thread pool, and three thread hops per request, each waiting for the interpreter lock that
+the decoding thread holds between steps, cost more than the checks themselves.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from service.rate_limits import RateLimited
 from service.runtime_state import ServiceState
 
 
-def get_state(request: Request) -> ServiceState:
+async def get_state(request: Request) -> ServiceState:
     state: ServiceState = request.app.state.service
     return state
 
@@ -25,7 +30,7 @@ def _bearer_token(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def require_api_key(request: Request, state: State) -> None:
+async def require_api_key(request: Request, state: State) -> None:
     """With keys configured, every /v1 request needs ``Authorization: Bearer <key>``."""
     keys = state.settings.api_keys
     if not keys:
@@ -42,7 +47,7 @@ def require_api_key(request: Request, state: State) -> None:
         )
 
 
-def require_ready(state: State) -> ServiceState:
+async def require_ready(state: State) -> ServiceState:
     if not state.ready:
         raise ApiError(503, "not_ready", state.status_message, {"Retry-After": "1"})
     return state
