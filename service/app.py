@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-import re
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from service.api.body_limit import BodyLimitMiddleware
 from service.api.drain import DrainMiddleware
 from service.api.errors import install_error_handlers
+from service.api.observe import ObserveMiddleware
 from service.api.routes import align, explorer, libretranslate, system, translate, translations
 from service.config import Settings
-from service.logs import request_id
 from service.runtime_state import ServiceState
-
-log = logging.getLogger("service.http")
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -60,38 +53,6 @@ def create_app(settings: Settings) -> FastAPI:
         timeout_seconds=settings.body_timeout_seconds,
         discard_bytes=max(16 * max_body, 8 * 1024 * 1024),
     )
-
-    @app.middleware("http")
-    async def observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        given = request.headers.get("x-request-id", "")
-        rid = given if REQUEST_ID.match(given) else uuid.uuid4().hex
-        token = request_id.set(rid)
-        start = time.perf_counter()
-        try:
-            response = await call_next(request)
-            response.headers["X-Request-ID"] = rid
-            route = request.scope.get("route")
-            route_path = getattr(route, "path", "unmatched")
-            seconds = time.perf_counter() - start
-            labels = (request.method, route_path, str(response.status_code))
-            state.metrics.requests.labels(*labels).inc()
-            state.metrics.latency.labels(*labels).observe(seconds)
-            log.info(
-                "%s %s %d",
-                request.method,
-                request.url.path,
-                response.status_code,
-                extra={
-                    "method": request.method,
-                    "path": request.url.path,
-                    "status": response.status_code,
-                    "duration_ms": round(seconds * 1000, 2),
-                },
-            )
-            return response
-        finally:
-            request_id.reset(token)
-
+    # Outermost: every request gets its id, log line and metrics, refused ones included.
+    app.add_middleware(ObserveMiddleware, state=state)
     return app
