@@ -36,6 +36,7 @@ import httpx
 import numpy as np
 
 from bench.ceiling import DecoderShapes, ceiling_rows_per_s
+from bench.http_client import LeanConnection
 from bench.in_process import decode_table, serving_costs
 from bench.in_process import load as load_counting
 
@@ -82,29 +83,35 @@ async def run_load(
     latencies: list[float] = []
     tokens = 0
     errors = 0
-    counter = iter(range(requests))
+    counter = iter(range(concurrency))  # one request each to open the connections
+    bodies = [
+        LeanConnection(url).request_bytes(
+            "POST", "/v1/translate", {"text": sentence, "beam_size": beam}
+        )
+        for sentence in sentences
+    ]
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(connection: LeanConnection) -> None:
         nonlocal tokens, errors
         for n in counter:
-            body = {"text": sentences[n % len(sentences)], "beam_size": beam}
             start = time.perf_counter()
-            response = await client.post(f"{url}/v1/translate", json=body)
+            reply = await connection.send(bodies[n % len(bodies)])
             latencies.append(time.perf_counter() - start)
-            if response.status_code != 200:
+            if reply.status != 200:
                 errors += 1
                 continue
-            tokens += len(response.json()["translations"][0]["alignment"]["target_tokens"])
+            tokens += len(reply.json()["translations"][0]["alignment"]["target_tokens"])
 
-    limits = httpx.Limits(max_connections=concurrency + 4)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
-        await asyncio.gather(*(worker(client) for _ in range(min(4, concurrency))))  # warm
-        latencies.clear()
-        tokens, errors = 0, 0
-        counter = iter(range(requests))
-        start = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
+    connections = [LeanConnection(url) for _ in range(concurrency)]
+    await asyncio.gather(*(worker(c) for c in connections))
+    latencies.clear()
+    tokens, errors = 0, 0
+    counter = iter(range(requests))
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in connections))
+    elapsed = time.perf_counter() - start
+    for connection in connections:
+        await connection.close()
     ms = np.array(latencies) * 1000
     return {
         "concurrency": concurrency,
@@ -125,33 +132,37 @@ async def light_next_to_heavy(
     """p50 latency of lone greedy requests, alone and while ``heavy_clients`` clients keep
     32-text beam-10 requests decoding."""
 
-    async def probe(client: httpx.AsyncClient) -> list[float]:
+    async def probe(connection: LeanConnection) -> list[float]:
         latencies = []
         for n in range(probes):
             body = {"text": sentences[n % len(sentences)], "beam_size": 1}
+            request = connection.request_bytes("POST", "/v1/translate", body)
             start = time.perf_counter()
-            response = await client.post(f"{url}/v1/translate", json=body)
-            response.raise_for_status()
+            reply = await connection.send(request)
             latencies.append(time.perf_counter() - start)
+            if reply.status != 200:
+                raise RuntimeError(f"probe answered {reply.status}: {reply.body[:200]!r}")
         return latencies
 
     stop = asyncio.Event()
 
-    async def heavy(client: httpx.AsyncClient, offset: int) -> None:
+    async def heavy(offset: int) -> None:
+        connection = LeanConnection(url)
+        texts = [sentences[(offset + i) % len(sentences)] for i in range(32)]
+        body = {"text": texts, "beam_size": 10, "return_attention": False}
+        request = connection.request_bytes("POST", "/v1/translate", body)
         while not stop.is_set():
-            texts = [sentences[(offset + i) % len(sentences)] for i in range(32)]
-            await client.post(
-                f"{url}/v1/translate",
-                json={"text": texts, "beam_size": 10, "return_attention": False},
-            )
+            await connection.send(request)
+        await connection.close()
 
-    async with httpx.AsyncClient(timeout=600) as client:
-        alone = await probe(client)
-        loads = [asyncio.ensure_future(heavy(client, 32 * n)) for n in range(heavy_clients)]
-        await asyncio.sleep(2.0)  # the heavy batch is running
-        beside = await probe(client)
-        stop.set()
-        await asyncio.gather(*loads)
+    prober = LeanConnection(url)
+    alone = await probe(prober)
+    loads = [asyncio.ensure_future(heavy(32 * n)) for n in range(heavy_clients)]
+    await asyncio.sleep(2.0)  # the heavy batch is running
+    beside = await probe(prober)
+    stop.set()
+    await asyncio.gather(*loads)
+    await prober.close()
     return {
         "alone_p50_ms": statistics.median(alone) * 1000,
         "beside_heavy_p50_ms": statistics.median(beside) * 1000,
