@@ -4,10 +4,13 @@ against the machine's own limit.
 1. Measures this machine's sgemm rate at the decoder step's shapes and, from the step's
    FLOP count, the ceiling in decoder rows/s at each batch size (``bench.ceiling``).
 2. In process (no HTTP): ``Translator.translate`` on the bench sentences, greedy and beam 5
-   at batch 1, 8, 32 and 64, each as a fraction of the ceiling; and what the server adds
-   per request around decoding (document + orjson body, SQLite store).
+   at batch 1, 8, 32 and 64, each as a fraction of the ceiling measured at its mean rows per
+   step: for the whole decode (encoder, alignment head and results included) and for the
+   decoder steps alone; and what the server adds per request around decoding (document +
+   orjson body, SQLite store).
 3. Starts ``python -m service serve`` on a free port, sends test-split sentences of 22 to
-   28 words (median 25) at concurrency 1, 8 and 64 with greedy and beam-5 search, and
+   28 words (median 25) at concurrency 1, 8 and 64 with greedy and beam-5 search from
+   keep-alive connections of a lean client (``bench.http_client``), and
    prints requests/s, target tokens/s and latency percentiles; then the latency of lone
    greedy requests while clients keep 32-text beam-10 requests running (the scheduler's
    light/heavy policy).
@@ -286,8 +289,11 @@ def main() -> None:
         )
 
     def ceiling(rows_per_step: float) -> float:
-        nearest = min(ceilings, key=lambda b: abs(b - rows_per_step))
-        return ceilings[nearest][1]
+        """The ceiling at the mean rows of a step, measured for that many rows."""
+        rows = max(1, round(rows_per_step))
+        if rows not in ceilings:
+            ceilings[rows] = ceiling_rows_per_s(shapes, rows)
+        return ceilings[rows][1]
 
     in_process: list[dict[str, Any]] = []
     costs: dict[str, float] = {}
@@ -298,16 +304,19 @@ def main() -> None:
         print("in process (Translator.translate, no HTTP):")
         print(
             f"{'beam':>4} {'batch':>5} {'sent/s':>8} {'tok/s':>8} {'rows/s':>8} "
-            f"{'rows/step':>9} {'ceiling':>8} {'x batch1':>8}"
+            f"{'rows/step':>9} {'ceiling':>8} {'in steps':>8} {'x batch1':>8}"
         )
         for row in in_process:
             base = next(r for r in in_process if r["beam"] == row["beam"] and r["batch"] == 1)
-            row["fraction_of_ceiling"] = row["decoder_rows_per_s"] / ceiling(row["rows_per_step"])
+            limit = ceiling(row["rows_per_step"])
+            row["fraction_of_ceiling"] = row["decoder_rows_per_s"] / limit
+            row["steps_fraction_of_ceiling"] = row["step_rows_per_s"] / limit
             row["speedup_vs_batch_1"] = row["sentences_per_s"] / base["sentences_per_s"]
             print(
                 f"{row['beam']:>4} {row['batch']:>5} {row['sentences_per_s']:>8.1f} "
                 f"{row['target_tokens_per_s']:>8.0f} {row['decoder_rows_per_s']:>8.0f} "
                 f"{row['rows_per_step']:>9.1f} {row['fraction_of_ceiling']:>8.2f} "
+                f"{row['steps_fraction_of_ceiling']:>8.2f} "
                 f"{row['speedup_vs_batch_1']:>8.2f}"
             )
         print(
