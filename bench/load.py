@@ -87,11 +87,10 @@ async def run_load(
     tokens = 0
     errors = 0
     counter = iter(range(concurrency))  # one request each to open the connections
+    connections = [LeanConnection(url) for _ in range(concurrency)]
     bodies = [
-        LeanConnection(url).request_bytes(
-            "POST", "/v1/translate", {"text": sentence, "beam_size": beam}
-        )
-        for sentence in sentences
+        connections[0].request_bytes("POST", "/v1/translate", {"text": s, "beam_size": beam})
+        for s in sentences
     ]
 
     async def worker(connection: LeanConnection) -> None:
@@ -105,7 +104,6 @@ async def run_load(
                 continue
             tokens += len(reply.json()["translations"][0]["alignment"]["target_tokens"])
 
-    connections = [LeanConnection(url) for _ in range(concurrency)]
     await asyncio.gather(*(worker(c) for c in connections))
     latencies.clear()
     tokens, errors = 0, 0
