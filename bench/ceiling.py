@@ -52,9 +52,13 @@ class DecoderShapes:
             (rows, self.output, self.vocabulary),  # projection to the vocabulary
         ]
 
+    def product_flops(self, rows: int) -> float:
+        """Multiply-adds x 2 of the step's matrix products for ``rows`` rows."""
+        return float(sum(2 * m * k * n for m, k, n in self.products(rows)))
+
     def flops_per_row(self) -> float:
         """Multiply-adds x 2 of one decoder row, attention over the source included."""
-        gemm = sum(2 * k * n for _, k, n in self.products(1))
+        gemm = self.product_flops(1)
         t = self.source_length
         attention = 2 * t * self.attention + 2 * t * 2 * self.encoder_hidden
         return float(gemm + attention)
@@ -88,13 +92,12 @@ def _operands(shapes: DecoderShapes, rows: int) -> list[tuple[np.ndarray, np.nda
 def sgemm_rate(shapes: DecoderShapes, rows: int, seconds: float = 0.5) -> float:
     """FLOP/s of numpy float32 matrix products at the step's shapes for ``rows`` rows."""
     operands = _operands(shapes, rows)
-    flops = sum(2 * m * k * n for m, k, n in shapes.products(rows))
 
     def run() -> None:
         for a, b in operands:
             a @ b
 
-    return _best_rate(run, flops, seconds)
+    return _best_rate(run, shapes.product_flops(rows), seconds)
 
 
 def onnxruntime_matmul_rate(
@@ -118,8 +121,7 @@ def onnxruntime_matmul_rate(
         model.SerializeToString(), options, providers=["CPUExecutionProvider"]
     )
     feeds = {f"a{n}": a for n, (a, _) in enumerate(operands)}
-    flops = sum(2 * m * k * n for m, k, n in shapes.products(rows))
-    return _best_rate(lambda: session.run(None, feeds), flops, seconds)
+    return _best_rate(lambda: session.run(None, feeds), shapes.product_flops(rows), seconds)
 
 
 def ceiling_rows_per_s(shapes: DecoderShapes, rows: int) -> tuple[float, float]:

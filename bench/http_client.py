@@ -63,6 +63,7 @@ class LeanConnection:
         try:
             status = int(lines[0].split(" ", 2)[1])
         except (IndexError, ValueError) as error:
+            await self.close()
             raise HttpConnectionError(f"not an HTTP status line: {lines[0]!r}") from error
         length, close = 0, False
         for line in lines[1:]:
