@@ -144,7 +144,36 @@ class Decoding:
         raise NotImplementedError
 
 
-class GreedyDecoding(Decoding):
+class SearchDecoding(Decoding):
+    """What greedy and beam search share: the sentence, the options, EOS and the length
+    limit at which EOS is forced."""
+
+    def __init__(
+        self,
+        source_row: int,
+        init_state: np.ndarray,
+        source_length: int,
+        bos: int,
+        eos: int,
+        options: SearchOptions,
+        rows: int,
+        top_k: int,
+    ) -> None:
+        self.source_row, self.source_length = source_row, source_length
+        self.eos, self.options = eos, options
+        self.rows, self.top_k = rows, top_k
+        self.prev = np.full(rows, bos, dtype=np.int64)
+        self.state = np.repeat(init_state[None, :], rows, axis=0)
+        self.limit = options.max_length(source_length)
+
+    def gather_tokens(self) -> np.ndarray:
+        return np.full(self.rows, self.eos, dtype=np.int64)
+
+    def remaining_steps(self) -> int:
+        return self.limit - self.steps
+
+
+class GreedyDecoding(SearchDecoding):
     def __init__(
         self,
         source_row: int,
@@ -154,26 +183,12 @@ class GreedyDecoding(Decoding):
         eos: int,
         options: SearchOptions,
     ) -> None:
-        self.source_row, self.source_length, self.eos, self.options = (
-            source_row,
-            source_length,
-            eos,
-            options,
-        )
-        self.rows, self.top_k = 1, max(1, options.candidates)
-        self.prev = np.array([bos], dtype=np.int64)
-        self.state = init_state[None, :]
-        self.limit = options.max_length(source_length)
+        top_k = max(1, options.candidates)
+        super().__init__(source_row, init_state, source_length, bos, eos, options, 1, top_k)
         self.tokens: list[int] = []
         self.attention: list[np.ndarray] = []
         self.candidates: Candidates = []
         self.log_prob = 0.0
-
-    def gather_tokens(self) -> np.ndarray:
-        return np.array([self.eos], dtype=np.int64)
-
-    def remaining_steps(self) -> int:
-        return self.limit - self.steps
 
     def advance(self, out: StepOutput) -> None:
         forced = self.limit - 1 <= self.steps
@@ -201,7 +216,7 @@ class GreedyDecoding(Decoding):
         ]
 
 
-class BeamDecoding(Decoding):
+class BeamDecoding(SearchDecoding):
     """Beam search of one sentence: ``beam_size`` live rows until ``beam_size`` hypotheses
     have ended with EOS (or the length limit forces EOS).
 
@@ -218,20 +233,11 @@ class BeamDecoding(Decoding):
         eos: int,
         options: SearchOptions,
     ) -> None:
-        k = options.beam_size
-        self.source_row, self.source_length, self.eos, self.options, self.k = (
-            source_row,
-            source_length,
-            eos,
-            options,
-            k,
-        )
-        self.rows, self.top_k = k, max(2 * k, options.candidates)
-        self.prev = np.full(k, bos, dtype=np.int64)
-        self.state = np.repeat(init_state[None, :], k, axis=0)
+        k = self.k = options.beam_size
+        top_k = max(2 * k, options.candidates)
+        super().__init__(source_row, init_state, source_length, bos, eos, options, k, top_k)
         # One live start: the other k - 1 copies can never be chosen.
         self.scores = np.r_[0.0, np.full(k - 1, -np.inf)].astype(np.float32)
-        self.limit = options.max_length(source_length)
         # Per step: attention (and candidates) of the input rows, and for the next step's
         # rows their token and their parent among this step's rows.
         self.trace_alpha: list[np.ndarray] = []
@@ -239,12 +245,6 @@ class BeamDecoding(Decoding):
         self.trace_token: list[np.ndarray] = []
         self.trace_parent: list[np.ndarray] = []
         self.finished: list[Hypothesis] = []
-
-    def gather_tokens(self) -> np.ndarray:
-        return np.full(self.k, self.eos, dtype=np.int64)
-
-    def remaining_steps(self) -> int:
-        return self.limit - self.steps
 
     def _backtrack(self, row: int) -> tuple[list[int], np.ndarray, Candidates | None]:
         tokens, attention = [self.eos], [self.trace_alpha[-1][row]]
