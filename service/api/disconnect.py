@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from fastapi import Request
+
+from service.api.tasks import cancel_and_wait, work_finished_first
 
 T = TypeVar("T")
 
@@ -28,19 +29,7 @@ async def unless_disconnected(request: Request, work: Coroutine[Any, Any, T]) ->
     """Await ``work``; if the client disconnects first, cancel it (a queued translation
     then leaves the scheduler's queue) and raise :class:`ClientDisconnected`."""
     task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnected(request))
-    try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
-    finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
-    if task.done():
+    if await work_finished_first(task, _disconnected(request)):
         return task.result()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait(task)
     raise ClientDisconnected("the client closed the connection")

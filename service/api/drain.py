@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.errors import error_response
+from service.api.tasks import cancel_and_wait, work_finished_first
 from service.runtime_state import ServiceState
 
 _UNGUARDED = ("/health/", "/metrics")
@@ -40,20 +40,10 @@ class DrainMiddleware:
         self.state.in_flight += 1
         try:
             work = asyncio.ensure_future(self.app(scope, receive, tracking_send))
-            deadline = asyncio.ensure_future(self.state.drain_deadline.wait())
-            try:
-                await asyncio.wait({work, deadline}, return_when=asyncio.FIRST_COMPLETED)
-            except asyncio.CancelledError:
-                work.cancel()
-                raise
-            finally:
-                deadline.cancel()
-            if work.done() or started:
+            if await work_finished_first(work, self.state.drain_deadline.wait()) or started:
                 await work
                 return
-            work.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await work
+            await cancel_and_wait(work)
             await self._refuse(scope, receive, send, "the service shut down before the answer")
         finally:
             self.state.in_flight -= 1
