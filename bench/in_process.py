@@ -46,33 +46,45 @@ def decode_table(
     sentences: list[str],
     beams: list[int],
     batches: list[int],
+    rounds: int = 3,
 ) -> list[dict[str, Any]]:
+    """Every (beam, batch) figure, measured ``rounds`` times in interleaved rounds (all
+    figures once, then again), keeping each figure's fastest round: a shared machine's slow
+    spells then fall on every figure alike instead of on whichever ran during them."""
     translator.warm_up()
-    results = []
-    for beam in beams:
-        for batch in batches:
-            translator.rows = translator.steps = 0
-            translator.step_seconds = 0.0
-            tokens = 0
-            start = time.perf_counter()
-            for i in range(0, len(sentences), batch):
-                for t in translator.translate(sentences[i : i + batch], SearchOptions(beam)):
-                    tokens += len(t.target_tokens)
-            elapsed = time.perf_counter() - start
-            results.append(
-                {
-                    "beam": beam,
-                    "batch": batch,
-                    "sentences_per_s": len(sentences) / elapsed,
-                    "target_tokens_per_s": tokens / elapsed,
-                    "decoder_rows_per_s": translator.rows / elapsed,
-                    "rows_per_step": translator.rows / max(1, translator.steps),
-                    # Decoder rows per second of decoder steps alone (no encoder, no
-                    # alignment head, no result building).
-                    "step_rows_per_s": translator.rows / translator.step_seconds,
-                }
-            )
-    return results
+    best: dict[tuple[int, int], dict[str, Any]] = {}
+    for _ in range(rounds):
+        for beam in beams:
+            for batch in batches:
+                row = _decode(translator, sentences, beam, batch)
+                kept = best.get((beam, batch))
+                if kept is None or row["sentences_per_s"] > kept["sentences_per_s"]:
+                    best[(beam, batch)] = row
+    return [best[(beam, batch)] for beam in beams for batch in batches]
+
+
+def _decode(
+    translator: CountingTranslator, sentences: list[str], beam: int, batch: int
+) -> dict[str, Any]:
+    translator.rows = translator.steps = 0
+    translator.step_seconds = 0.0
+    tokens = 0
+    start = time.perf_counter()
+    for i in range(0, len(sentences), batch):
+        for t in translator.translate(sentences[i : i + batch], SearchOptions(beam)):
+            tokens += len(t.target_tokens)
+    elapsed = time.perf_counter() - start
+    return {
+        "beam": beam,
+        "batch": batch,
+        "sentences_per_s": len(sentences) / elapsed,
+        "target_tokens_per_s": tokens / elapsed,
+        "decoder_rows_per_s": translator.rows / elapsed,
+        "rows_per_step": translator.rows / max(1, translator.steps),
+        # Decoder rows per second of decoder steps alone (no encoder, no alignment head,
+        # no result building).
+        "step_rows_per_s": translator.rows / translator.step_seconds,
+    }
 
 
 def serving_costs(translator: Translator, sentence: str, store_path: Path) -> dict[str, float]:

@@ -5,16 +5,15 @@ against the machine's own limit.
    numpy and ONNX Runtime's MatMul) and, from the step's FLOP count, the ceiling in decoder
    rows/s at each batch size (``bench.ceiling``).
 2. In process (no HTTP): ``Translator.translate`` on the bench sentences, greedy and beam 5
-   at batch 1, 8, 32 and 64, each as a fraction of the ceiling measured at its mean rows per
-   step: for the whole decode (encoder, alignment head and results included) and for the
-   decoder steps alone; and what the server adds per request around decoding (document +
-   orjson body, SQLite store).
+   at batch 1, 8, 32 and 64 (the best of three interleaved rounds), each as a fraction of
+   the ceiling measured at its mean rows per step: for the whole decode (encoder, alignment
+   head and results included) and for the decoder steps alone; and what the server adds per
+   request around decoding (document + orjson body, SQLite store).
 3. Starts ``python -m service serve`` on a free port, sends test-split sentences of 22 to
    28 words (median 25) at concurrency 1, 8 and 64 with greedy and beam-5 search from
-   keep-alive connections of a lean client (``bench.http_client``), and
-   prints requests/s, target tokens/s and latency percentiles; then the latency of lone
-   greedy requests while clients keep 32-text beam-10 requests running (the scheduler's
-   light/heavy policy).
+   keep-alive connections of a lean client (``bench.http_client``), and prints requests/s,
+   target tokens/s and latency percentiles; then the latency of lone greedy requests while
+   clients keep 32-text beam-10 requests running (the scheduler's light/heavy policy).
 4. Decodes the same sentences with PyTorch eager inference of the same weights (rebuilt
    from the ONNX artifact), one request at a time as a plain PyTorch server would.
 
@@ -269,6 +268,9 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--skip-in-process", action="store_true")
     parser.add_argument(
+        "--rounds", type=int, default=3, help="in-process rounds; each figure keeps its best"
+    )
+    parser.add_argument(
         "--device", choices=["cpu", "cuda"], default="cpu", help="service and PyTorch device"
     )
     parser.add_argument("--skip-mixed", action="store_true", help="no light-beside-heavy run")
@@ -298,7 +300,7 @@ def main() -> None:
     costs: dict[str, float] = {}
     if not args.skip_in_process:
         translator = load_counting(args.model, args.precision, args.threads, args.device)
-        in_process = decode_table(translator, sentences, args.beams, args.batches)
+        in_process = decode_table(translator, sentences, args.beams, args.batches, args.rounds)
         costs = serving_costs(translator, sentences[0], Path(tempfile.mkdtemp()) / "s.sqlite3")
         print("in process (Translator.translate, no HTTP):")
         print(
