@@ -48,29 +48,40 @@ class EncoderPool:
 
     def batch(self, ids: list[int]) -> EncodedBatch:
         """The encoder outputs of ``ids`` as a padded batch (no initial states)."""
+        annotations, keys, mask = self._padded(ids, [1] * len(ids))
+        return EncodedBatch(annotations, keys, np.zeros((len(ids), 0), annotations.dtype), mask)
+
+    def _padded(
+        self, ids: list[int], counts: list[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Annotations, keys and mask of ``ids``, each sentence repeated ``counts`` times
+        (its beams), padded to the longest: every byte written once, the padding zeroed
+        and never cleared twice, since this runs whenever the rows of a step change."""
         width = max(self._annotations[s].shape[0] for s in ids)
         first, first_keys = self._annotations[ids[0]], self._keys[ids[0]]
-        annotations = np.zeros((len(ids), width, first.shape[1]), dtype=first.dtype)
-        keys = np.zeros((len(ids), width, first_keys.shape[1]), dtype=first_keys.dtype)
-        mask = np.zeros((len(ids), width), dtype=bool)
-        for n, sentence in enumerate(ids):
+        rows = sum(counts)
+        annotations = np.empty((rows, width, first.shape[1]), dtype=first.dtype)
+        keys = np.empty((rows, width, first_keys.shape[1]), dtype=first_keys.dtype)
+        mask = np.zeros((rows, width), dtype=bool)
+        start = 0
+        for sentence, count in zip(ids, counts, strict=True):
+            end = start + count
             length = self._annotations[sentence].shape[0]
-            annotations[n, :length] = self._annotations[sentence]
-            keys[n, :length] = self._keys[sentence]
-            mask[n, :length] = True
-        return EncodedBatch(annotations, keys, np.zeros((len(ids), 0), first.dtype), mask)
+            annotations[start:end, :length] = self._annotations[sentence]
+            annotations[start:end, length:] = 0
+            keys[start:end, :length] = self._keys[sentence]
+            keys[start:end, length:] = 0
+            mask[start:end, :length] = True
+            start = end
+        return annotations, keys, mask
 
     def _gather(self, rows: np.ndarray) -> dict[str, np.ndarray]:
-        """Padded (N, T, ...) encoder inputs for ``rows``; consecutive equal ids (the beams
-        of a sentence) are copied once and repeated."""
+        """Padded (N, T, ...) encoder inputs for ``rows``; consecutive equal ids are the
+        beams of one sentence."""
         change = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
         counts = np.diff(np.r_[change, rows.size])
-        batch = self.batch(rows[change].tolist())
-        gathered = {
-            "annotations": np.repeat(batch.annotations, counts, axis=0),
-            "keys": np.repeat(batch.keys, counts, axis=0),
-            "src_mask": np.repeat(batch.mask, counts, axis=0),
-        }
+        annotations, keys, mask = self._padded(rows[change].tolist(), counts.tolist())
+        gathered = {"annotations": annotations, "keys": keys, "src_mask": mask}
         return {k: v for k, v in gathered.items() if k in self.model.decoder_inputs}
 
     def step(
