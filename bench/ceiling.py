@@ -18,6 +18,8 @@ import numpy as np
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
+from service.inference.runtime import session_options
+
 
 @dataclass(frozen=True)
 class DecoderShapes:
@@ -104,7 +106,8 @@ def onnxruntime_matmul_rate(
     shapes: DecoderShapes, rows: int, threads: int = 2, seconds: float = 0.5
 ) -> float:
     """FLOP/s of ONNX Runtime's own MatMul kernels (constant, prepacked weights) at the
-    step's shapes for ``rows`` rows: at a few rows they beat numpy's."""
+    step's shapes for ``rows`` rows, threaded as the service's sessions are (the shared,
+    spinning pool): at a few rows they beat numpy's."""
     operands = _operands(shapes, rows)
     nodes, inputs, outputs, weights = [], [], [], []
     for n, (a, b) in enumerate(operands):
@@ -114,11 +117,10 @@ def onnxruntime_matmul_rate(
         nodes.append(helper.make_node("MatMul", [f"a{n}", f"b{n}"], [f"y{n}"]))
     graph = helper.make_graph(nodes, "step_products", inputs, outputs, weights)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(
-        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        model.SerializeToString(),
+        session_options(threads, shared=True),
+        providers=["CPUExecutionProvider"],
     )
     feeds = {f"a{n}": a for n, (a, _) in enumerate(operands)}
     return _best_rate(lambda: session.run(None, feeds), shapes.product_flops(rows), seconds)

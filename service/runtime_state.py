@@ -52,7 +52,11 @@ class ServiceState:
                 Translator.from_directory,
                 settings.model_dir,
                 settings.precision,
-                RuntimeOptions(device=settings.device, intra_op_threads=settings.intra_op_threads),
+                RuntimeOptions(
+                    device=settings.device,
+                    intra_op_threads=settings.intra_op_threads,
+                    shared_threads=settings.shared_threads,
+                ),
                 settings.max_source_tokens,
             )
             warm = await asyncio.to_thread(translator.warm_up)

@@ -21,6 +21,7 @@ from model_export.export import (
 from model_export.model import Seq2Seq
 from model_export.parity import TOLERANCE, check_parity
 from model_export.train import load_model
+from service.inference.runtime import session_options
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 
@@ -32,9 +33,7 @@ def trained(tiny_run: Path) -> Seq2Seq:
 
 
 def session(path: Path) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
+    options = session_options(1, shared=False)  # the shared pool if a test has made it
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
