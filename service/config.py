@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     max_wait_ms: float = Field(0.0, ge=0, le=1000)
     light_rows: int = Field(8, ge=1)  # requests with at most this many rows are light
     heavy_share: float = Field(0.5, gt=0, le=1)  # time share of heavy steps next to light work
+    heavy_step_rows: int = Field(64, ge=1)  # heavy rows in one step next to light work
     max_queue: int = Field(256, ge=1)  # texts queued or running before 503
     retry_after_seconds: int = Field(1, ge=1)
 

@@ -74,6 +74,7 @@ class ServiceState:
                 max_queue=settings.max_queue,
                 light_rows=settings.light_rows,
                 heavy_share=settings.heavy_share,
+                heavy_step_rows=settings.heavy_step_rows,
             ),
             on_admit=self.metrics.observe_batch,
             on_step=self.metrics.observe_step,

@@ -8,13 +8,16 @@ rows of any request share a step, so a new request never waits for an old batch 
 
 Policy, so that a short request stays fast next to a large one: a request with at most
 ``light_rows`` decoder rows is *light*, any other is *heavy*. While light work runs, a step
-over all rows (heavy and light together) is taken only while such steps have used at most
+with heavy rows (beside the light ones) is taken only while such steps have used at most
 ``heavy_share`` of the time since the light work arrived; otherwise the step runs the light
-rows alone. A light request therefore advances at every step and waits for heavy steps at
-most ``heavy_share / (1 - heavy_share)`` of its own decoding time (1x at the default 0.5),
-and heavy work keeps at least ``heavy_share`` of the machine. Without light work, every
-step runs every row. Admission is first come first served, except that a request that does
-not fit lets later ones that fit go first.
+rows alone. Such a step takes at most ``heavy_step_rows`` heavy rows
+(the earliest heavy decodings, the same ones from step to step until they finish): a step
+over a few hundred beam rows would take as long as a light request's whole decoding, and
+nothing can interrupt a step. A light request therefore advances at every step and waits
+for heavy steps at most ``heavy_share / (1 - heavy_share)`` of its own decoding time (1x at
+the default 0.5) plus one short step, and heavy work keeps at least ``heavy_share`` of the
+machine. Without light work, every step runs every row. Admission is first come first
+served, except that a request that does not fit lets later ones that fit go first.
 
 The queue is bounded: past ``max_queue`` texts waiting or decoding, :meth:`submit` raises
 :class:`Overloaded`. A request whose caller went away (its future cancelled) leaves the
@@ -82,12 +85,13 @@ class SchedulerOptions:
     max_queue: int = 256  # texts waiting or decoding; beyond it requests are refused
     light_rows: int = 8  # a request with at most this many rows per step is light
     heavy_share: float = 0.5  # while light work runs, heavy steps get at most this share
+    heavy_step_rows: int = 64  # while light work runs, heavy rows in one step
 
     def __post_init__(self) -> None:
         if not 0 < self.heavy_share <= 1:
             raise ValueError("heavy_share must be in (0, 1]")
-        if self.max_rows < 1 or self.max_admit_texts < 1:
-            raise ValueError("max_rows and max_admit_texts must be at least 1")
+        if self.max_rows < 1 or self.max_admit_texts < 1 or self.heavy_step_rows < 1:
+            raise ValueError("max_rows, max_admit_texts and heavy_step_rows must be at least 1")
 
 
 @dataclass
@@ -267,7 +271,8 @@ class StepScheduler(Generic[Request, W, Result]):
             return _live(self._running), True
         total = self._heavy_seconds + self._light_seconds
         if self._heavy_seconds <= self.options.heavy_share * total:
-            return _live(self._running), True
+            heavy = [job for job in self._running if job.request.rows > light_rows]
+            return _live(light) + _first_rows(_live(heavy), self.options.heavy_step_rows), True
         return _live(light), False
 
     def _step(self) -> None:
@@ -313,6 +318,18 @@ def _decodings(job: _Job[Request, W, Result]) -> Sequence[Decoding]:
 
 def _live(jobs: list[_Job[Request, W, Result]]) -> list[Decoding]:
     return [d for job in jobs for d in _decodings(job) if not d.done]
+
+
+def _first_rows(decodings: list[Decoding], rows: int) -> list[Decoding]:
+    """The first of ``decodings`` up to ``rows`` rows in all (at least one decoding)."""
+    taken: list[Decoding] = []
+    total = 0
+    for decoding in decodings:
+        if taken and total + decoding.rows > rows:
+            break
+        taken.append(decoding)
+        total += decoding.rows
+    return taken
 
 
 def _all_done(job: _Job[Request, W, Result]) -> bool:

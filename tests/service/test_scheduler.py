@@ -12,7 +12,7 @@ import pytest
 
 from service.inference.runtime import RuntimeOptions
 from service.inference.scheduler import Overloaded, SchedulerOptions, ShuttingDown, StepScheduler
-from service.inference.search import SearchOptions
+from service.inference.search import Decoding, SearchOptions
 from service.inference.translator import (
     AlignOptions,
     DecodeRequest,
@@ -164,6 +164,38 @@ def test_a_light_request_finishes_while_heavy_work_runs(served: CountingTranslat
         await scheduler.close()
 
     asyncio.run(main())
+
+
+def test_steps_beside_light_work_take_a_bounded_share_of_heavy_rows(
+    served: CountingTranslator,
+) -> None:
+    heavy = DecodeRequest(SENTENCES[:16], SearchOptions(beam_size=10))  # 160 rows a step
+    light = DecodeRequest([SENTENCES[40]], SearchOptions(beam_size=1))
+    steps: list[tuple[int, bool]] = []  # (rows, whether the light request's row was in it)
+    step = served.step
+
+    def observed_step(decodings: list[Decoding]) -> None:
+        steps.append((sum(d.rows for d in decodings), any(d.rows == 1 for d in decodings)))
+        step(decodings)
+
+    served.step = observed_step  # type: ignore[method-assign]
+
+    async def main() -> None:
+        options = SchedulerOptions(max_rows=512, heavy_step_rows=20)
+        scheduler: Scheduler = StepScheduler(served, options)
+        scheduler.start()
+        big = asyncio.ensure_future(scheduler.submit(heavy))
+        while scheduler.running_rows == 0:
+            await asyncio.sleep(0.001)
+        await scheduler.submit(light)
+        assert len(await big) == 16
+        await scheduler.close()
+
+    asyncio.run(main())
+    beside = [rows for rows, with_light in steps if with_light]
+    assert max(rows for rows, _ in steps) == 160  # alone, heavy work steps all its rows
+    assert beside and max(beside) <= 20 + 1  # beside light work: 20 heavy rows + the light one
+    assert max(beside) > 1  # and heavy work still advanced beside it
 
 
 def test_the_queue_is_bounded_and_close_drains_it(served: CountingTranslator) -> None:
