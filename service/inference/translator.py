@@ -248,7 +248,7 @@ class Translator:
 
     def step(self, decodings: list[Decoding]) -> None:
         """One decoder step for any mix of decodings begun by this translator."""
-        step_decodings(self.pool.step, decodings)
+        step_decodings(self.pool.step, self.pool.arrange(decodings))
 
     def finish(self, work: Work) -> list[Translation]:
         """The results of a work whose decodings are all done (before :meth:`release`)."""
