@@ -75,6 +75,8 @@ class ServiceState:
                 light_rows=settings.light_rows,
                 heavy_share=settings.heavy_share,
                 heavy_step_rows=settings.heavy_step_rows,
+                group_texts=settings.group_texts,
+                group_steps=settings.group_steps,
             ),
             on_admit=self.metrics.observe_batch,
             on_step=self.metrics.observe_step,

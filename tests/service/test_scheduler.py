@@ -198,6 +198,52 @@ def test_steps_beside_light_work_take_a_bounded_share_of_heavy_rows(
     assert max(beside) > 1  # and heavy work still advanced beside it
 
 
+def test_light_traffic_is_admitted_and_answered_in_groups(
+    served: CountingTranslator, alone: Translator
+) -> None:
+    # The tiny model never stops early: lengths are set by the limits.
+    long = DecodeRequest([SENTENCES[0]], SearchOptions(beam_size=1, max_length_extra=200))
+    five = SearchOptions(beam_size=1, max_length_ratio=0, max_length_extra=5)
+    short = [DecodeRequest([text], five) for text in SENTENCES[1:4]]
+    admitted: list[int] = []
+    finishes: list[int] = []
+    finish_many = served.finish_many
+
+    def observed_finish(works: list[Work]) -> list[list[Translation]]:
+        finishes.append(len(works))
+        return finish_many(works)
+
+    served.finish_many = observed_finish  # type: ignore[method-assign]
+
+    async def main() -> list[list[Translation]]:
+        options = SchedulerOptions(group_texts=3, group_steps=10_000)
+        scheduler: Scheduler = StepScheduler(
+            served, options, on_admit=lambda texts, seconds: admitted.append(texts)
+        )
+        scheduler.start()
+        running = asyncio.ensure_future(scheduler.submit(long))
+        while scheduler.running_rows == 0:
+            await asyncio.sleep(0.001)
+        tasks = []
+        for request in short:  # one at a time, steps apart
+            tasks.append(asyncio.ensure_future(scheduler.submit(request)))
+            steps = scheduler.steps
+            while scheduler.steps < steps + 2:
+                await asyncio.sleep(0.001)
+        results = await asyncio.gather(*tasks)
+        assert not running.done()
+        await running  # alone at the end, it is answered without waiting for company
+        await scheduler.close()
+        return results
+
+    results = asyncio.run(main())
+    assert admitted == [1, 3]  # the three short texts were encoded together
+    assert finishes == [3, 1]  # answered together, and the long one alone
+    for request, [got] in zip(short, results, strict=True):
+        [expected] = alone.translate(request.items, request.options)
+        assert_same(got, expected)
+
+
 def test_the_queue_is_bounded_and_close_drains_it(served: CountingTranslator) -> None:
     async def main() -> None:
         scheduler: Scheduler = StepScheduler(served, SchedulerOptions(max_queue=4))
