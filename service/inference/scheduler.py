@@ -239,15 +239,18 @@ class StepScheduler(Generic[Request, W, Result]):
 
     def _admit_now(self) -> bool:
         """Whether the waiting texts are admitted before the next step (lock held)."""
+        light_rows = self.options.light_rows
         if not self._waiting or not self._grouping():
             return True
+        if any(job.request.rows > light_rows for job in self._waiting):
+            return True  # heavy work is not held back for company
         texts = sum(len(job.request.items) for job in self._waiting)
         waited = self.steps - self._waiting[0].enqueued_step
         return texts >= self.options.group_texts or waited >= self.options.group_steps
 
     def _take_admissible(self) -> list[_Job[Request, W, Result]]:
         """Waiting jobs whose rows fit beside the running ones (lock held)."""
-        rows = sum(job.request.rows for job in self._running)
+        rows = sum(job.request.rows for job in self._running if not _all_done(job))
         texts = 0
         taken: list[_Job[Request, W, Result]] = []
         for job in self._waiting:
@@ -310,6 +313,7 @@ class StepScheduler(Generic[Request, W, Result]):
                 self.model.step(decodings)
             except Exception as error:
                 log.exception("decoder step failed")
+                self._finish(hold=False)  # requests already done get their results
                 for job in list(self._running):
                     self._retire(job)
                     job.answer(error)
@@ -324,16 +328,16 @@ class StepScheduler(Generic[Request, W, Result]):
                 self._on_step(sum(d.rows for d in decodings), seconds)
         self._finish()
 
-    def _finish(self) -> None:
+    def _finish(self, hold: bool = True) -> None:
         """Answer the requests whose sentences are all done, grouped while only light work
-        runs: the alignment head runs once for all of them."""
+        runs (unless not ``hold``): the alignment head runs once for all of them."""
         finished = [job for job in self._running if _all_done(job)]
         if not finished:
             return
         for job in finished:
             if job.done_step is None:
                 job.done_step = self.steps
-        if self._grouping():
+        if hold and self._grouping():
             texts = sum(len(job.request.items) for job in finished)
             waited = self.steps - min(job.done_step or 0 for job in finished)
             if texts < self.options.group_texts and waited < self.options.group_steps:

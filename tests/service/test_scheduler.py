@@ -202,7 +202,7 @@ def test_light_traffic_is_admitted_and_answered_in_groups(
     served: CountingTranslator, alone: Translator
 ) -> None:
     # The tiny model never stops early: lengths are set by the limits.
-    long = DecodeRequest([SENTENCES[0]], SearchOptions(beam_size=1, max_length_extra=200))
+    long = DecodeRequest([SENTENCES[0]], SearchOptions(beam_size=1, max_length_extra=2000))
     five = SearchOptions(beam_size=1, max_length_ratio=0, max_length_extra=5)
     short = [DecodeRequest([text], five) for text in SENTENCES[1:4]]
     admitted: list[int] = []
@@ -242,6 +242,41 @@ def test_light_traffic_is_admitted_and_answered_in_groups(
     for request, [got] in zip(short, results, strict=True):
         [expected] = alone.translate(request.items, request.options)
         assert_same(got, expected)
+
+
+def test_a_failing_step_fails_the_decoding_requests_not_the_finished_ones(
+    served: CountingTranslator, alone: Translator
+) -> None:
+    long = DecodeRequest([SENTENCES[0]], SearchOptions(beam_size=1, max_length_extra=2000))
+    short = DecodeRequest([SENTENCES[1]], SearchOptions(beam_size=1, max_length_ratio=0))
+    step = served.step
+    together = False
+
+    def step_that_fails(decodings: list[Decoding]) -> None:
+        nonlocal together
+        together = together or len(decodings) == 2
+        if together and len(decodings) == 1:  # the short one is done, held for company
+            raise RuntimeError("the step failed")
+        step(decodings)
+
+    served.step = step_that_fails  # type: ignore[method-assign]
+
+    async def main() -> tuple[BaseException | list[Translation], ...]:
+        scheduler: Scheduler = StepScheduler(served, SchedulerOptions(group_steps=4))
+        scheduler.start()
+        tasks = [asyncio.ensure_future(scheduler.submit(long))]
+        while scheduler.running_rows == 0:
+            await asyncio.sleep(0.001)
+        tasks.append(asyncio.ensure_future(scheduler.submit(short)))
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        await scheduler.close()
+        return tuple(results)
+
+    failed, answered = asyncio.run(main())
+    assert isinstance(failed, RuntimeError)
+    assert not isinstance(answered, BaseException)
+    [expected] = alone.translate(short.items, short.options)
+    assert_same(answered[0], expected)
 
 
 def test_the_queue_is_bounded_and_close_drains_it(served: CountingTranslator) -> None:
