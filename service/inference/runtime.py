@@ -71,7 +71,7 @@ def session_options(threads: int, shared: bool, spin: bool = False) -> ort.Sessi
             ort.set_global_thread_pool_sizes(threads, 1)
             _shared_pool_threads = threads
         if _shared_pool_threads is not None:
-            if (shared and _shared_pool_threads != threads) or not shared:
+            if not shared or _shared_pool_threads != threads:
                 log.info(
                     "the process shares one thread pool (%s threads); asked: %s threads%s",
                     _shared_pool_threads or "one per core",
