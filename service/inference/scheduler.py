@@ -93,8 +93,8 @@ class SchedulerOptions:
     light_rows: int = 8  # a request with at most this many rows per step is light
     heavy_share: float = 0.5  # while light work runs, heavy steps get at most this share
     heavy_step_rows: int = 64  # while light work runs, heavy rows in one step
-    group_texts: int = 8  # only light work running: admit and answer in groups this large
-    group_steps: int = 4  # ... or once the first of a group has waited this many steps
+    group_texts: int = 16  # only light work running: admit and answer in groups this large
+    group_steps: int = 8  # ... or once the first of a group has waited this many steps
 
     def __post_init__(self) -> None:
         if not 0 < self.heavy_share <= 1:
