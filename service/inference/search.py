@@ -156,15 +156,22 @@ class SearchDecoding(Decoding):
         bos: int,
         eos: int,
         options: SearchOptions,
-        rows: int,
-        top_k: int,
     ) -> None:
         self.source_row, self.source_length = source_row, source_length
         self.eos, self.options = eos, options
-        self.rows, self.top_k = rows, top_k
-        self.prev = np.full(rows, bos, dtype=np.int64)
-        self.state = np.repeat(init_state[None, :], rows, axis=0)
+        self.rows, self.top_k = self.shape(options)
+        self.prev = np.full(self.rows, bos, dtype=np.int64)
+        self.state = np.repeat(init_state[None, :], self.rows, axis=0)
         self.limit = options.max_length(source_length)
+        self._start()
+
+    @staticmethod
+    def shape(options: SearchOptions) -> tuple[int, int]:
+        """Decoder rows per step, and pieces per row needed from the step."""
+        raise NotImplementedError
+
+    def _start(self) -> None:
+        """Set up the search's own state (after the shared state)."""
 
     def gather_tokens(self) -> np.ndarray:
         return np.full(self.rows, self.eos, dtype=np.int64)
@@ -174,17 +181,11 @@ class SearchDecoding(Decoding):
 
 
 class GreedyDecoding(SearchDecoding):
-    def __init__(
-        self,
-        source_row: int,
-        init_state: np.ndarray,
-        source_length: int,
-        bos: int,
-        eos: int,
-        options: SearchOptions,
-    ) -> None:
-        top_k = max(1, options.candidates)
-        super().__init__(source_row, init_state, source_length, bos, eos, options, 1, top_k)
+    @staticmethod
+    def shape(options: SearchOptions) -> tuple[int, int]:
+        return 1, max(1, options.candidates)
+
+    def _start(self) -> None:
         self.tokens: list[int] = []
         self.attention: list[np.ndarray] = []
         self.candidates: Candidates = []
@@ -224,18 +225,13 @@ class BeamDecoding(SearchDecoding):
     best continuations over the whole vocabulary: the same choice as ranking every piece.
     """
 
-    def __init__(
-        self,
-        source_row: int,
-        init_state: np.ndarray,
-        source_length: int,
-        bos: int,
-        eos: int,
-        options: SearchOptions,
-    ) -> None:
-        k = self.k = options.beam_size
-        top_k = max(2 * k, options.candidates)
-        super().__init__(source_row, init_state, source_length, bos, eos, options, k, top_k)
+    @staticmethod
+    def shape(options: SearchOptions) -> tuple[int, int]:
+        k = options.beam_size
+        return k, max(2 * k, options.candidates)
+
+    def _start(self) -> None:
+        k = self.k = self.options.beam_size
         # One live start: the other k - 1 copies can never be chosen.
         self.scores = np.r_[0.0, np.full(k - 1, -np.inf)].astype(np.float32)
         # Per step: attention (and candidates) of the input rows, and for the next step's
