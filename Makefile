@@ -9,6 +9,8 @@ PORT ?= 8000
 DATA ?= work/data
 RUNS ?= work/runs
 MODEL ?= models/en-es
+# REVERSE=1 prepares the corpus the other way round (the Bible's Spanish to English).
+REVERSE ?=
 
 .PHONY: install install-dev serve test lint typecheck pytest bench soak gpu-check prepare train train-baseline export evaluate container-smoke
 
@@ -61,7 +63,7 @@ gpu-check:
 # The pipeline that made the bundled model (see README for running times).
 prepare: $(VENV)/.installed-dev
 	mkdir -p $(RUNS)
-	$(VENV_PYTHON) -m model_export prepare --out $(DATA)
+	$(VENV_PYTHON) -m model_export prepare --out $(DATA) $(if $(REVERSE),--reverse)
 	$(VENV_PYTHON) -m model_export word-align --data $(DATA)
 
 # The attention model on both cores (86 minutes), one epoch of guided alignment (7 minutes),

@@ -40,6 +40,13 @@ def _prepare(args: argparse.Namespace) -> None:
             "test_books": sorted(corpus.TEST_BOOKS),
             "dev_books": sorted(corpus.DEV_BOOKS),
         }
+    if args.reverse:
+        splits = corpus.reverse_splits(splits)
+        description["source_lang"], description["target_lang"] = (
+            description["target_lang"],
+            description["source_lang"],
+        )
+        description["direction"] = "reversed: the corpus's target side is the source"
     prepare(splits, args.out, args.vocab_size, description)
     print({name: len(pairs) for name, pairs in splits.items()})
 
@@ -204,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--target-lang", default="es")
     prep.add_argument("--sword-path", type=Path, default=corpus.SWORD_PATH)
     prep.add_argument("--vocab-size", type=int, default=8000)
+    prep.add_argument(
+        "--reverse",
+        action="store_true",
+        help="swap the two sides: the Bible's Spanish to English, or a corpus's target to source",
+    )
     prep.set_defaults(func=_prepare)
 
     tr = commands.add_parser("train", help="train (or resume) a model")

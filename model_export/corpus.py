@@ -231,6 +231,15 @@ def split_bible(sword_path: Path = SWORD_PATH) -> dict[str, list[Pair]]:
     return splits
 
 
+def reverse_splits(splits: dict[str, list[Pair]]) -> dict[str, list[Pair]]:
+    """The same splits translating the other way: each pair's source and target swapped,
+    so that both directions share one corpus, one split and one truecasing."""
+    return {
+        name: [Pair(pair.target, pair.source, pair.ref) for pair in pairs]
+        for name, pairs in splits.items()
+    }
+
+
 def read_tsv(path: Path) -> list[Pair]:
     """Pairs from a tab-separated file: ``source<TAB>target[<TAB>ref]`` per line."""
     pairs = []
