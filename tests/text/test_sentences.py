@@ -96,6 +96,8 @@ def test_quotes_stay_with_their_sentence() -> None:
     ]
     text = "I faint all day long. “The yoke is heavy.”"
     assert sentences(text, "en") == ["I faint all day long.", "“The yoke is heavy.”"]
+    text = "I will bless you.’” Then he spoke."
+    assert sentences(text, "en") == ["I will bless you.’”", "Then he spoke."]
     text = "Dijo: «¿Vienes?» y se fue. Luego volvió."
     assert sentences(text, "es") == ["Dijo: «¿Vienes?» y se fue.", "Luego volvió."]
 
