@@ -17,6 +17,7 @@ from service.inference.runtime import RuntimeOptions
 from service.inference.search import Decoding, SearchOptions
 from service.inference.translator import Translator
 from service.storage.sqlite import SQLiteStore
+from service.text.document import join_translations
 
 
 class CountingTranslator(Translator):
@@ -90,7 +91,8 @@ def _decode(
 def serving_costs(translator: Translator, sentence: str, store_path: Path) -> dict[str, float]:
     """Milliseconds per request of what the server adds around decoding: building the
     document and the response body (orjson) and storing the document (SQLite)."""
-    [translation] = translator.translate([sentence], SearchOptions(1))
+    [result] = translator.translate([sentence], SearchOptions(1))
+    translation = join_translations(sentence, [(0, len(sentence))], [result])
     store = SQLiteStore(store_path, ttl_seconds=3600, max_entries=100_000)
     model = {"name": "bench"}
     runs = 200

@@ -86,12 +86,28 @@ class TranslateRequest(BaseModel):
         return [self.text] if isinstance(self.text, str) else list(self.text)
 
 
+Span = tuple[int, int]
+
+
 class WordLevel(BaseModel):
-    source: list[str] = Field(description="Source words, the last one '</s>'.")
-    target: list[str] = Field(description="Target words, the last one '</s>'.")
-    attention: list[list[float]] = Field(
+    source: list[str] = Field(
+        description="The whitespace words of the whole source text, in order, then '</s>'."
+    )
+    target: list[str] = Field(
+        description="The whitespace words of the whole translation, in order, then '</s>'."
+    )
+    source_spans: list[Span | None] = Field(
+        description="[start, end) character offsets of each source word in the request "
+        "text (null for '</s>')."
+    )
+    target_spans: list[Span | None] = Field(
+        description="[start, end) character offsets of each target word in the translation "
+        "(null for '</s>')."
+    )
+    attention: list[list[float]] | None = Field(
         description="(target words x source words): summed over a source word's pieces, "
-        "averaged over a target word's pieces; rows sum to 1."
+        "averaged over a target word's pieces; rows sum to 1. Null for a text of several "
+        "sentences: each sentence's matrix is in `alignment.sentences`."
     )
 
 
@@ -105,13 +121,34 @@ class HeadAlignment(BaseModel):
     )
 
 
+class SentenceBlock(BaseModel):
+    """The matrices of one sentence of a text of several sentences."""
+
+    source_tokens: Span = Field(
+        description="[start, end) of its pieces in `alignment.source_tokens` (ending with "
+        "its own '</s>')."
+    )
+    target_tokens: Span = Field(description="[start, end) in `alignment.target_tokens`.")
+    source_words: Span = Field(description="[start, end) of its words in `words.source`.")
+    target_words: Span = Field(description="[start, end) of its words in `words.target`.")
+    attention: list[list[float]] = Field(description="alpha_ij over its own pieces.")
+    words_attention: list[list[float]] = Field(
+        description="(its target words + 1) x (its source words + 1): its words, then '</s>'."
+    )
+    alignment_head: HeadAlignment | None = None
+
+
 class Alignment(BaseModel):
-    source_tokens: list[str] = Field(description="Source subword pieces; the last is '</s>'.")
-    target_tokens: list[str] = Field(description="Target subword pieces; the last is '</s>'.")
+    source_tokens: list[str] = Field(
+        description="Source subword pieces; each sentence's pieces end with '</s>'."
+    )
+    target_tokens: list[str] = Field(
+        description="Target subword pieces; each sentence's pieces end with '</s>'."
+    )
     eos_token: Literal["</s>"] = Field("</s>", description="How end-of-sentence is written.")
-    attention: list[list[float]] = Field(
+    attention: list[list[float]] | None = Field(
         description="alpha_ij: one row per target token, one column per source token; "
-        "rows sum to 1."
+        "rows sum to 1. Null for a text of several sentences (see `sentences`)."
     )
     words: WordLevel
     pharaoh: str = Field(
@@ -125,8 +162,22 @@ class Alignment(BaseModel):
     )
     link_rule: LinkRule = Field("argmax", description=LINK_RULE_DESCRIPTION)
     alignment_head: HeadAlignment | None = Field(
-        None, description="The alignment head's probabilities, when the model has one."
+        None,
+        description="The alignment head's probabilities, when the model has one (for a "
+        "text of several sentences, per sentence in `sentences`).",
     )
+    sentences: list[SentenceBlock] | None = Field(
+        None,
+        description="A text of several sentences: each sentence's matrices, in order. Each "
+        "sentence is decoded on its own, so no piece of one attends to another sentence. "
+        "Null for a text of one sentence, whose matrices are the fields above.",
+    )
+
+
+class SentenceOut(BaseModel):
+    source_span: Span = Field(description="[start, end) character offsets in the source.")
+    target_span: Span = Field(description="[start, end) character offsets in the translation.")
+    score: float = Field(description="The sentence's length-normalized log-probability.")
 
 
 class AlignRequest(BaseModel):
@@ -194,6 +245,10 @@ class TranslationOut(BaseModel):
     text: str
     score: float = Field(description="Length-normalized log-probability.")
     alternatives: list[AlternativeOut]
+    sentences: list[SentenceOut] = Field(
+        description="The text's sentences, each translated on its own and joined with the "
+        "text's own whitespace between them."
+    )
     stored: bool = STORED_FIELD
     storage: StorageState = STORAGE_FIELD
     alignment: Alignment | None = None
@@ -213,6 +268,11 @@ class AlignmentOut(BaseModel):
     )
     token_scores: list[float] = Field(
         description="Log-probability of each target piece (`alignment.target_tokens`)."
+    )
+    sentences: list[SentenceOut]
+    sentence_pairing: Literal["sentences", "whole"] = Field(
+        description="'sentences': source and target have as many sentences and were aligned "
+        "one to one; 'whole': they have not, and the pair was aligned as one unit."
     )
     stored: bool = STORED_FIELD
     storage: StorageState = STORAGE_FIELD
@@ -250,6 +310,7 @@ class AlignmentDocument(BaseModel):
     id: str
     source: str
     text: str
+    sentences: list[SentenceOut] | None = None
     alignment: Alignment
     model: ModelInfo
     options: DecodingOptions

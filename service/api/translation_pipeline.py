@@ -22,6 +22,9 @@ from service.inference.search import SearchOptions
 from service.inference.translator import AlignOptions, DecodeRequest, LinkPolicy, Translation
 from service.runtime_state import ServiceState
 from service.storage import StorageStatus
+from service.text.document import DocumentTranslation, assemble, join_translations
+from service.text.sentences import split_sentences
+from service.text.words import Span
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class TranslatedBatch:
     model: dict[str, str]
-    translations: list[Translation]
+    translations: list[DocumentTranslation]  # one per text, joined from its sentences
     documents: list[dict[str, Any]]  # one alignment document per translation, same order
     statuses: list[StorageStatus]  # what became of each document: stored, pending, dropped
 
@@ -84,18 +87,77 @@ async def _decode(
         raise
 
 
+@dataclass(frozen=True)
+class Segmented:
+    """The sentences of a request's texts, flattened: what the scheduler decodes."""
+
+    spans: list[list[Span]]  # per text, its sentences' character offsets
+    sentences: list[str]
+    labels: list[str]  # how an error names each sentence
+
+    @classmethod
+    def of(cls, texts: list[str], spans: list[list[Span]], kind: str) -> Segmented:
+        sentences, labels = [], []
+        for n, (text, text_spans) in enumerate(zip(texts, spans, strict=True)):
+            for k, (start, end) in enumerate(text_spans):
+                sentences.append(text[start:end])
+                labels.append(_label(kind, n, k, text[start:end], len(text_spans)))
+        return cls(spans, sentences, labels)
+
+    def regroup(self, results: list[Translation]) -> list[list[Translation]]:
+        grouped, start = [], 0
+        for spans in self.spans:
+            grouped.append(results[start : start + len(spans)])
+            start += len(spans)
+        return grouped
+
+
+def _label(kind: str, n: int, k: int, sentence: str, count: int) -> str:
+    """``text 2`` for a text of one sentence, else ``text 2, sentence 3 ("In the ...")``."""
+    if count == 1:
+        return f"{kind} {n}"
+    words = sentence.split()
+    preview = " ".join(words[:6]) + (" ..." if len(words) > 6 else "")
+    return f'{kind} {n}, sentence {k} ("{preview}")'
+
+
+def _whole(text: str) -> list[Span]:
+    """The text as one unit, without its outer whitespace."""
+    return [(len(text) - len(text.lstrip()), len(text.rstrip()))]
+
+
+def segment(state: ServiceState, texts: list[str], lang: str, kind: str = "text") -> Segmented:
+    """Split every text into sentences; refuse more sentences than the queue holds (413)."""
+    segmented = Segmented.of(
+        texts, [split_sentences(text, lang) or _whole(text) for text in texts], kind
+    )
+    limit = state.settings.max_queue
+    if len(segmented.sentences) > limit:
+        raise ApiError(
+            413,
+            "too_many_sentences",
+            f"the {kind}s have {len(segmented.sentences)} sentences; at most {limit} per request",
+        )
+    return segmented
+
+
+def _relinked(
+    translations: list[Translation], link_rule: str | None, state: ServiceState
+) -> list[Translation]:
+    if link_rule is None:
+        return translations
+    assert state.translator is not None
+    policy = LinkPolicy(link_rule, state.translator.link_policy.threshold)
+    return [t.relinked(policy) for t in translations]
+
+
 async def _store_documents(
     state: ServiceState,
-    translations: list[Translation],
+    translations: list[DocumentTranslation],
     options: SearchOptions | AlignOptions,
-    link_rule: str | None,
 ) -> TranslatedBatch:
-    """Relink if asked, count, and hand one alignment document per translation to the
-    write-behind buffer."""
-    assert state.translator is not None and state.writer is not None
-    if link_rule is not None:
-        policy = LinkPolicy(link_rule, state.translator.link_policy.threshold)
-        translations = [t.relinked(policy) for t in translations]
+    """Count and hand one alignment document per translation to the write-behind buffer."""
+    assert state.writer is not None
     state.metrics.target_tokens.inc(sum(len(t.target_tokens) for t in translations))
     model = model_info(state)
     documents = [alignment_document(uuid.uuid4().hex, t, model, options) for t in translations]
@@ -114,8 +176,9 @@ async def translate_and_store(
     link_rule: str | None = None,
     candidates: int = 0,
 ) -> TranslatedBatch:
-    """Check the rate and size limits, decode through the scheduler and store one document
-    per text."""
+    """Check the rate and size limits, split the texts into sentences, decode every
+    sentence as its own row through the scheduler, join each text back and store one
+    document per text."""
     settings = state.settings
     translator = state.translator
     assert translator is not None
@@ -131,10 +194,51 @@ async def translate_and_store(
             422, "invalid_n_best", f"n_best must be between 1 and beam_size ({beam_size})"
         )
     options = state.search_options(beam_size, n_best, candidates)
-    sources = translator.encode_sources(texts)  # refuses over-long inputs before queueing
+    segmented = segment(state, texts, translator.artifact.source_lang)
+    # Refuses an over-long sentence, naming it, before queueing.
+    sources = translator.encode_sources(segmented.sentences, segmented.labels)
     state.metrics.source_tokens.inc(sum(len(s.ids) for s in sources))
-    translations = await _decode(state, http_request, texts, options)
-    return await _store_documents(state, translations, options, link_rule)
+    results = await _decode(state, http_request, segmented.sentences, options)
+    results = _relinked(results, link_rule, state)
+    documents = [
+        join_translations(text, spans, group)
+        for text, spans, group in zip(
+            texts, segmented.spans, segmented.regroup(results), strict=True
+        )
+    ]
+    return await _store_documents(state, documents, options)
+
+
+def _pair_sentences(
+    state: ServiceState, pairs: list[tuple[str, str]]
+) -> tuple[Segmented, Segmented, list[str]]:
+    """Sentences of both sides, paired one to one where the segmenter finds as many on each
+    side; otherwise the pair is aligned as one unit (``whole``)."""
+    assert state.translator is not None
+    artifact = state.translator.artifact
+    source_texts, target_texts = [s for s, _ in pairs], [t for _, t in pairs]
+    sources = segment(state, source_texts, artifact.source_lang, "source")
+    targets = segment(state, target_texts, artifact.target_lang, "target")
+    pairing = [
+        "sentences" if len(s) == len(t) else "whole"
+        for s, t in zip(sources.spans, targets.spans, strict=True)
+    ]
+    if "whole" in pairing:
+        sources, targets = (
+            Segmented.of(
+                texts,
+                [
+                    spans if how == "sentences" else _whole(text)
+                    for text, spans, how in zip(texts, side.spans, pairing, strict=True)
+                ],
+                kind,
+            )
+            for texts, side, kind in (
+                (source_texts, sources, "source"),
+                (target_texts, targets, "target"),
+            )
+        )
+    return sources, targets, pairing
 
 
 async def align_and_store(
@@ -143,16 +247,24 @@ async def align_and_store(
     pairs: list[tuple[str, str]],
     link_rule: str | None = None,
 ) -> TranslatedBatch:
-    """Check the rate limit and the limits of both sides, run the teacher-forced pass
-    through the scheduler and store one document per pair."""
+    """Check the rate limit and the limits of both sides, pair the sentences of each side,
+    run the teacher-forced pass through the scheduler and store one document per pair."""
     translator = state.translator
     assert translator is not None
     await enforce_rate_limit(http_request, state, len(pairs))
     check_sizes(state, [source for source, _ in pairs], "source")
     check_sizes(state, [target for _, target in pairs], "target")
-    sources = translator.encode_sources([source for source, _ in pairs])
-    translator.encode_targets([target for _, target in pairs])  # refuses over-long targets
-    state.metrics.source_tokens.inc(sum(len(s.ids) for s in sources))
+    sources, targets, pairing = _pair_sentences(state, pairs)
+    encoded = translator.encode_sources(sources.sentences, sources.labels)
+    translator.encode_targets(targets.sentences, targets.labels)  # refuses over-long targets
+    state.metrics.source_tokens.inc(sum(len(s.ids) for s in encoded))
     options = AlignOptions(length_penalty=state.settings.length_penalty)
-    aligned = await _decode(state, http_request, pairs, options)
-    return await _store_documents(state, aligned, options, link_rule)
+    items = list(zip(sources.sentences, targets.sentences, strict=True))
+    results = _relinked(await _decode(state, http_request, items, options), link_rule, state)
+    documents = [
+        assemble(source, s_spans, target, t_spans, group, pairing=how)
+        for (source, target), s_spans, t_spans, group, how in zip(
+            pairs, sources.spans, targets.spans, sources.regroup(results), pairing, strict=True
+        )
+    ]
+    return await _store_documents(state, documents, options)

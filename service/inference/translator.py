@@ -161,23 +161,31 @@ class Translator:
     def provider(self) -> str:
         return self.model.provider
 
-    def _check_length(self, encoded: list[EncodedSource], side: str) -> None:
+    def _check_length(
+        self, encoded: list[EncodedSource], side: str, labels: list[str] | None
+    ) -> None:
         for n, item in enumerate(encoded):
             if len(item.ids) > self.max_source_tokens:
+                name = labels[n] if labels is not None else f"{side} {n}"
                 raise InputTooLong(
-                    f"{side} {n} has {len(item.ids)} tokens; the limit is {self.max_source_tokens}"
+                    f"{name} has {len(item.ids)} tokens; the limit is {self.max_source_tokens}"
                 )
 
-    def encode_sources(self, texts: list[str]) -> list[EncodedSource]:
-        """Tokenize the sources; raises :class:`InputTooLong` past the token limit."""
+    def encode_sources(
+        self, texts: list[str], labels: list[str] | None = None
+    ) -> list[EncodedSource]:
+        """Tokenize the sources; raises :class:`InputTooLong` past the token limit, naming
+        the text by its label (default ``text N``)."""
         encoded = [self.tokenizer.encode_source(text) for text in texts]
-        self._check_length(encoded, "text")
+        self._check_length(encoded, "text", labels)
         return encoded
 
-    def encode_targets(self, texts: list[str]) -> list[EncodedSource]:
+    def encode_targets(
+        self, texts: list[str], labels: list[str] | None = None
+    ) -> list[EncodedSource]:
         """Tokenize given translations; raises :class:`InputTooLong` past the token limit."""
         encoded = [self.tokenizer.encode_target(text) for text in texts]
-        self._check_length(encoded, "target")
+        self._check_length(encoded, "target", labels)
         return encoded
 
     def translate(self, texts: list[str], options: SearchOptions) -> list[Translation]:

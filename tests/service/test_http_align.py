@@ -45,6 +45,8 @@ def test_each_pair_is_answered_in_order_with_its_fields(batch: dict[str, Any]) -
             "target",
             "score",
             "token_scores",
+            "sentences",
+            "sentence_pairing",
             "stored",
             "storage",
             "alignment",

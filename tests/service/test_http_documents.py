@@ -66,7 +66,16 @@ def test_fetch_by_id_returns_the_document(
     response = fetch(shared_server, translated["id"])
     assert response.status_code == 200
     document = response.json()
-    assert set(document) == {"id", "source", "text", "alignment", "model", "options", "created_at"}
+    assert set(document) == {
+        "id",
+        "source",
+        "text",
+        "sentences",
+        "alignment",
+        "model",
+        "options",
+        "created_at",
+    }
     assert document["id"] == translated["id"]
     assert document["source"] == SOURCE
     assert document["text"] == translated["text"]

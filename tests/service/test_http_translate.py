@@ -13,6 +13,7 @@ from service.inference.alignment import aggregate_to_words
 from service.inference.runtime import RuntimeOptions
 from service.inference.search import SearchOptions
 from service.inference.translator import Translator
+from service.text.words import map_words
 from tests.conftest import LiveServer
 
 TEXTS = [
@@ -68,6 +69,7 @@ def test_every_translation_has_its_fields(batch: dict[str, Any]) -> None:
             "id",
             "text",
             "score",
+            "sentences",
             "alternatives",
             "stored",
             "storage",
@@ -111,17 +113,54 @@ def test_end_of_sentence_closes_both_sides(batch: dict[str, Any]) -> None:
         assert alignment["words"]["target"][-1] == EOS
 
 
+def test_words_are_the_whitespace_words_with_their_offsets(batch: dict[str, Any]) -> None:
+    for text, translation in zip(TEXTS, batch["translations"], strict=True):
+        words = translation["alignment"]["words"]
+        for side, sent in (("source", text), ("target", translation["text"])):
+            assert words[side] == [*sent.split(), EOS]
+            spans = words[f"{side}_spans"]
+            assert spans[-1] is None
+            assert [sent[a:b] for a, b in spans[:-1]] == sent.split()
+
+
+def pooled(matrix: np.ndarray, source_map: list[int], target_map: list[int]) -> np.ndarray:
+    """A model-word matrix pooled onto whitespace words (both mapped, </s> last): columns
+    of one word summed, rows of one word averaged."""
+    n_source, n_target = max(source_map) + 1, max(target_map) + 1
+    out = np.zeros((n_target, n_source))
+    for j, row in enumerate(matrix):
+        for i, weight in enumerate(row):
+            out[target_map[j], source_map[i]] += weight
+    counts = np.bincount(target_map, minlength=n_target)
+    return out / np.maximum(counts, 1)[:, None]
+
+
+def word_maps(alignment: dict[str, Any]) -> tuple[Any, list[int], list[int]]:
+    """The model's own words (from the pieces) and where each lands among the answer's
+    whitespace words; </s> onto </s>."""
+    model = aggregate_to_words(
+        np.array(alignment["attention"]), alignment["source_tokens"], alignment["target_tokens"]
+    )
+    words = alignment["words"]
+    maps = [
+        [*map_words(own[:-1], given[:-1]), len(given) - 1]
+        for own, given in ((model.source, words["source"]), (model.target, words["target"]))
+    ]
+    return model, maps[0], maps[1]
+
+
 def test_word_matrix_is_the_aggregated_subword_matrix(batch: dict[str, Any]) -> None:
     for translation in batch["translations"]:
         alignment = translation["alignment"]
-        expected = aggregate_to_words(
-            np.array(alignment["attention"]),
-            alignment["source_tokens"],
-            alignment["target_tokens"],
+        model, source_map, target_map = word_maps(alignment)
+        matrix = np.array(alignment["words"]["attention"])
+        assert matrix.shape == (
+            len(alignment["words"]["target"]),
+            len(alignment["words"]["source"]),
         )
-        assert alignment["words"]["source"] == expected.source
-        assert alignment["words"]["target"] == expected.target
-        np.testing.assert_allclose(alignment["words"]["attention"], expected.attention, atol=1e-9)
+        np.testing.assert_allclose(matrix.sum(axis=1), 1.0, atol=1e-6)
+        expected = pooled(model.attention, source_map, target_map)
+        np.testing.assert_allclose(matrix, expected, atol=1e-9)
     source_words = batch["translations"][0]["alignment"]["words"]["source"]
     assert source_words[:3] == ["In", "the", "beginning"]
 
@@ -135,20 +174,24 @@ def test_pharaoh_pairs_are_the_word_argmax_without_eos(batch: dict[str, Any]) ->
             "alignment_head",
             "argmax",
         )
-        matrix = np.array(alignment["alignment_head"]["words"])
-        source_columns = [i for i, w in enumerate(words["source"]) if w != EOS]
+        model, source_map, target_map = word_maps(alignment)
+        head = aggregate_to_words(
+            np.array(alignment["alignment_head"]["attention"]),
+            alignment["source_tokens"],
+            alignment["target_tokens"],
+        ).attention
         expected = set()
-        for j, target_word in enumerate(words["target"]):
-            if target_word == EOS or not source_columns:
-                continue
-            row = matrix[j, source_columns]
-            expected.add((source_columns[int(np.argmax(row))], j))
-        pairs = translation["alignment"]["pharaoh"].split()
+        for j in range(len(model.target) - 1):  # the model's words, </s> excluded
+            best = int(np.argmax(head[j, : len(model.source) - 1]))
+            expected.add((source_map[best], target_map[j]))
+        pairs = alignment["pharaoh"].split()
         got = {(int(i), int(j)) for i, j in (pair.split("-") for pair in pairs)}
-        assert len(pairs) == len(got) == len(words["target"]) - 1
+        assert len(pairs) == len(got)
         assert got == expected
         eos_source, eos_target = len(words["source"]) - 1, len(words["target"]) - 1
         assert all(i != eos_source and j != eos_target for i, j in got)
+        # every whitespace word of the translation is linked (argmax links every model word)
+        assert {j for _, j in got} == set(range(eos_target))
 
 
 def test_return_attention_false_omits_the_alignment(shared_server: LiveServer) -> None:

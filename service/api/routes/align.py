@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from service.api.deps import Ready, require_api_key
-from service.api.documents import json_bytes, matrix
+from service.api.documents import json_bytes, matrix, sentences_json
 from service.api.routes.translations import links_to_document
 from service.api.schemas import AlignRequest, AlignResponse, ErrorResponse
 from service.api.translation_pipeline import align_and_store, check_languages
@@ -40,6 +40,8 @@ async def align(request: AlignRequest, state: Ready, http_request: Request) -> R
                 "target": a.text,
                 "score": a.score,
                 "token_scores": [] if a.token_scores is None else matrix(a.token_scores),
+                "sentences": sentences_json(a),
+                "sentence_pairing": a.pairing,
                 "stored": status is StorageStatus.stored,
                 "storage": status.value,
                 "alignment": document["alignment"],

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from service.api.deps import Ready, require_api_key
-from service.api.documents import json_bytes
+from service.api.documents import json_bytes, sentences_json
 from service.api.routes.translations import links_to_document
 from service.api.schemas import ErrorResponse, TranslateRequest, TranslateResponse
 from service.api.translation_pipeline import check_languages, translate_and_store
@@ -45,6 +45,7 @@ async def translate(request: TranslateRequest, state: Ready, http_request: Reque
                 "text": t.text,
                 "score": t.score,
                 "alternatives": [{"text": a.text, "score": a.score} for a in t.alternatives],
+                "sentences": sentences_json(t),
                 "stored": status is StorageStatus.stored,
                 "storage": status.value,
                 "alignment": document["alignment"] if request.return_attention else None,

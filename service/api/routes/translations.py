@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from service.api.deps import State, require_api_key
@@ -70,26 +70,83 @@ async def get_document(state: State, doc_id: str = DocumentId) -> dict[str, Any]
     return await _fetch(state, doc_id)
 
 
-def _heatmap_inputs(
-    document: dict[str, Any], level: Level, matrix: Matrix
-) -> tuple[np.ndarray, list[str], list[str]]:
+SentenceNumber = Query(
+    None,
+    ge=0,
+    description="Which sentence to draw, 0-based: required for a text of several sentences "
+    "(each sentence is decoded, and drawn, on its own).",
+)
+
+
+def _matrices(
+    document: dict[str, Any], sentence: int | None
+) -> tuple[dict[str, Any], list[str], list[str], list[str], list[str]]:
+    """The matrices to draw, with their source and target pieces and words."""
     alignment = document["alignment"]
     words = alignment["words"]
-    if matrix is Matrix.attention:
-        weights = words["attention"] if level is Level.word else alignment["attention"]
-    else:
+    blocks = alignment.get("sentences")
+    if not blocks:
+        if sentence not in (None, 0):
+            raise ApiError(422, "no_such_sentence", "this text has one sentence: sentence=0")
         head = alignment.get("alignment_head")
-        if head is None:
+        matrices = {
+            "attention": alignment["attention"],
+            "words": words["attention"],
+            "head": head and head["attention"],
+            "head_words": head and head["words"],
+        }
+        return (
+            matrices,
+            alignment["source_tokens"],
+            alignment["target_tokens"],
+            words["source"],
+            words["target"],
+        )
+    if sentence is None or sentence >= len(blocks):
+        raise ApiError(
+            422,
+            "no_such_sentence",
+            f"this text has {len(blocks)} sentences: give sentence=0 to {len(blocks) - 1}",
+        )
+    block = blocks[sentence]
+    head = block.get("alignment_head")
+    matrices = {
+        "attention": block["attention"],
+        "words": block["words_attention"],
+        "head": head and head["attention"],
+        "head_words": head and head["words"],
+    }
+    (s0, s1), (t0, t1) = block["source_tokens"], block["target_tokens"]
+    (w0, w1), (v0, v1) = block["source_words"], block["target_words"]
+    return (
+        matrices,
+        alignment["source_tokens"][s0:s1],
+        alignment["target_tokens"][t0:t1],
+        [*words["source"][w0:w1], "</s>"],
+        [*words["target"][v0:v1], "</s>"],
+    )
+
+
+def _heatmap_inputs(
+    document: dict[str, Any], level: Level, matrix: Matrix, sentence: int | None
+) -> tuple[np.ndarray, list[str], list[str]]:
+    matrices, source_pieces, target_pieces, source_words, target_words = _matrices(
+        document, sentence
+    )
+    if matrix is Matrix.attention:
+        weights = matrices["words"] if level is Level.word else matrices["attention"]
+    else:
+        if matrices["head"] is None:
             raise ApiError(
                 404,
                 "no_alignment_head",
                 "this document has no alignment head matrix (the model has no alignment head)",
             )
-        weights = head["words"] if level is Level.word else head["attention"]
+        weights = matrices["head_words"] if level is Level.word else matrices["head"]
     if level is Level.word:
-        inputs = np.array(weights), words["source"], words["target"]
+        inputs = np.array(weights), source_words, target_words
     else:
-        inputs = np.array(weights), alignment["source_tokens"], alignment["target_tokens"]
+        inputs = np.array(weights), source_pieces, target_pieces
     longest = max(len(inputs[1]), len(inputs[2]))
     if longest > heatmap.MAX_SIDE:
         raise ApiError(
@@ -112,10 +169,11 @@ async def get_svg(
     doc_id: str = DocumentId,
     level: Level = Level.word,
     matrix: Matrix = Matrix.attention,
+    sentence: int | None = SentenceNumber,
 ) -> Response:
     """The attention heatmap as SVG, drawn like Figure 3 of Bahdanau et al. (2015);
     ``matrix=alignment_head`` draws the alignment head's probabilities instead."""
-    weights, source, target = _heatmap_inputs(await _fetch(state, doc_id), level, matrix)
+    weights, source, target = _heatmap_inputs(await _fetch(state, doc_id), level, matrix, sentence)
     svg = await asyncio.to_thread(heatmap.render_svg, weights, source, target)
     return Response(svg, media_type="image/svg+xml")
 
@@ -134,8 +192,9 @@ async def get_png(
     doc_id: str = DocumentId,
     level: Level = Level.word,
     matrix: Matrix = Matrix.attention,
+    sentence: int | None = SentenceNumber,
 ) -> Response:
     """The attention (or alignment head) heatmap as PNG."""
-    weights, source, target = _heatmap_inputs(await _fetch(state, doc_id), level, matrix)
+    weights, source, target = _heatmap_inputs(await _fetch(state, doc_id), level, matrix, sentence)
     png = await asyncio.to_thread(heatmap.render_png, weights, source, target)
     return Response(png, media_type="image/png")
