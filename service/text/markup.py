@@ -25,7 +25,8 @@ Rules decided here:
 * ``alt`` and ``title`` values are units of their own (in XML too); other attributes are kept.
 * Void elements, comments, the doctype and ignored elements (``code``, ``pre``, ``script``,
   ..., ``translate="no"``, ``class="notranslate"``) are zero-width atoms kept verbatim. An
-  atom touching a word travels with the first target word linked to it; an atom between
+  atom touching a word travels with the first target word linked to it (inside the elements
+  of that target word that held it in the source); an atom between
   spaces keeps its place when the words on both sides are translated by adjacent target
   words, and otherwise follows the target word of the nearest preceding linked source word.
   An ignored element that is itself a block (``pre``, ``<div translate="no">``) separates
@@ -432,9 +433,9 @@ def _place(unit: _Unit, translation: UnitTranslation) -> list[_Item]:
         else:
             before = [item for word in owned for item in _atoms_before_text(word)]
             after = [a for w in owned for a in w.atoms if all(a is not b for b in before)]
-            out += [under(item, j) for item in before]
+            out += [keep(item, stacks[j]) for item in before]
             out.append(_Item(stacks[j], word_text))
-            out += [under(item, j) for item in after]
+            out += [keep(item, stacks[j]) for item in after]
         out += [under(item, j) for item in extras.get(j, [])]
         out += empties.get(j, [])
         if j in reused:
