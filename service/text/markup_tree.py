@@ -111,7 +111,7 @@ def _build(tokens: list[_Token], source: str, html: bool) -> list[Node]:
     root: list[Node] = []
     open_elements: list[Element] = []
     order = 0
-    ends = [offset for _, _, _, offset, _ in tokens[1:]] + [len(source)]
+    ends = [offset for _, _, _, offset, _ in tokens[1:]] + [len(source)] * bool(tokens)
     for (kind, name, attrs, offset, text), end in zip(tokens, ends, strict=True):
         raw = source[offset:end]
         siblings = open_elements[-1].children if open_elements else root

@@ -253,3 +253,11 @@ def test_xml_parser_error_is_a_markup_error() -> None:
     with pytest.raises(MarkupError) as caught:
         parse_markup("<a>&bogus;</a>", "xml")
     assert isinstance(caught.value.__cause__, expat.ExpatError)
+
+
+@pytest.mark.parametrize("kind", ["html", "xml"])
+def test_empty_and_blank_input_come_back_unchanged(kind: str) -> None:
+    for markup in ["", "  \n"]:
+        document = parse_markup(markup, "xml" if kind == "xml" else "html")
+        assert document.units == []
+        assert document.render([]) == markup
