@@ -1,1 +1,2 @@
-"""Text handling: pure functions over strings, testable without a model or a server."""
+"""Text handling: sentences, words with offsets, markup; pure functions over strings,
+testable without a model or a server."""
