@@ -113,12 +113,18 @@ async def translate_and_store(
     n_best: int,
     link_rule: str | None = None,
     candidates: int = 0,
+    text_format: str = "text",
 ) -> TranslatedBatch:
     """Check the rate and size limits, decode through the scheduler and store one document
-    per text."""
+    per text. ``text_format`` is "text"; "html" and "xml" (markup kept around the
+    translated words) are refused until markup handling lands."""
     settings = state.settings
     translator = state.translator
     assert translator is not None
+    if text_format != "text":
+        raise ApiError(
+            400, "unsupported_format", f"text_format {text_format!r} is not supported yet"
+        )
     await enforce_rate_limit(http_request, state, len(texts))
     check_sizes(state, texts)
     beam_size = beam_size or settings.default_beam_size
@@ -134,6 +140,7 @@ async def translate_and_store(
     sources = translator.encode_sources(texts)  # refuses over-long inputs before queueing
     state.metrics.source_tokens.inc(sum(len(s.ids) for s in sources))
     translations = await _decode(state, http_request, texts, options)
+    state.metrics.source_characters.inc(sum(len(text) for text in texts))
     return await _store_documents(state, translations, options, link_rule)
 
 
