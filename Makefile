@@ -29,7 +29,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(VENV_PYTHON)
 install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
-	bash scripts/install-test-services.sh
+	PYTHON=$(VENV_PYTHON) bash scripts/install-test-services.sh
 
 serve: install
 	$(VENV_PYTHON) -m service serve --host $(HOST) --port $(PORT)

@@ -11,7 +11,15 @@ from service.api.body_limit import BodyLimitMiddleware
 from service.api.drain import DrainMiddleware
 from service.api.errors import install_error_handlers
 from service.api.observe import ObserveMiddleware
-from service.api.routes import align, explorer, libretranslate, system, translate, translations
+from service.api.routes import (
+    align,
+    deepl,
+    explorer,
+    libretranslate,
+    system,
+    translate,
+    translations,
+)
 from service.config import Settings
 from service.runtime_state import ServiceState
 
@@ -41,6 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(system.router)
     app.include_router(explorer.router)
     app.include_router(libretranslate.router)
+    app.include_router(deepl.router)
     app.mount("/static", explorer.static_files, name="static")
     # Inside the request log and metrics below, so refused bodies are counted too.
     app.add_middleware(

@@ -30,15 +30,19 @@ def _bearer_token(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+def is_valid_key(state: ServiceState, key: str) -> bool:
+    """Whether ``key`` is one of the configured API keys (compared in constant time)."""
+    return any(
+        hmac.compare_digest(key.encode(), known.encode()) for known in state.settings.api_keys
+    )
+
+
 async def require_api_key(request: Request, state: State) -> None:
     """With keys configured, every /v1 request needs ``Authorization: Bearer <key>``."""
-    keys = state.settings.api_keys
-    if not keys:
+    if not state.settings.api_keys:
         return
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not any(
-        hmac.compare_digest(token.strip().encode(), key.encode()) for key in keys
-    ):
+    if scheme.lower() != "bearer" or not is_valid_key(state, token.strip()):
         raise ApiError(
             401,
             "unauthorized",

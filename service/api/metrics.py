@@ -65,6 +65,11 @@ class Metrics:
         self.source_tokens = Counter(
             "nmt_source_tokens_total", "Source tokens encoded", registry=self.registry
         )
+        self.source_characters = Counter(
+            "nmt_source_characters_total",
+            "Characters of the source texts translated",
+            registry=self.registry,
+        )
         self.target_tokens = Counter(
             "nmt_target_tokens_total", "Target tokens decoded", registry=self.registry
         )

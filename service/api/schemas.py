@@ -65,6 +65,12 @@ class TranslateRequest(BaseModel):
         description="Hypotheses returned: 1 + len(alternatives). Must not exceed the beam "
         "size in use (n_best <= beam_size), else 422 invalid_n_best.",
     )
+    format: Literal["text", "html", "xml"] = Field(
+        "text",
+        description="'html' or 'xml': the text is markup. Block elements separate units, "
+        "inline elements are carried onto the words their source words are linked to, "
+        "and the answer is well-formed markup (see README, HTML and XML).",
+    )
     return_attention: bool = Field(True, description="Include the alignment of each text.")
     return_candidates: int = Field(
         0,
@@ -194,6 +200,12 @@ class AlignRequest(BaseModel):
     source_lang: str | None = Field(None, description="Must be the model's source language.")
     target_lang: str | None = Field(None, description="Must be the model's target language.")
     link_rule: LinkRule | None = Field(None, description=LINK_RULE_DESCRIPTION)
+    format: Literal["text", "html", "xml"] = Field(
+        "text",
+        description="'html' or 'xml': the source is markup and the target plain text (one line per "
+        "block of the source); each result's `target_markup` is the target with the "
+        "source's markup placed on it through the word links.",
+    )
 
     @field_validator("source", "target")
     @classmethod
@@ -240,9 +252,19 @@ class CandidateOut(BaseModel):
     logprob: float = Field(description="Its log-probability at that step.")
 
 
+class PlainTexts(BaseModel):
+    source: str = Field(description="The plain text of the source markup's units, one per line.")
+    target: str = Field(description="Its translation, the text the alignment's offsets index.")
+
+
 class TranslationOut(BaseModel):
     id: str = Field(description="Fetch the alignment document later at /v1/translations/{id}.")
-    text: str
+    text: str = Field(description="The translation; with format html or xml, the markup.")
+    plain: PlainTexts | None = Field(
+        None,
+        description="Format html or xml: the plain texts the model translated and the "
+        "alignment describes (null for format text).",
+    )
     score: float = Field(description="Length-normalized log-probability.")
     alternatives: list[AlternativeOut]
     sentences: list[SentenceOut] = Field(
@@ -270,6 +292,11 @@ class AlignmentOut(BaseModel):
         description="Log-probability of each target piece (`alignment.target_tokens`)."
     )
     sentences: list[SentenceOut]
+    target_markup: str | None = Field(
+        None,
+        description="Format html or xml: the target text with the source's markup placed on "
+        "it (null for format text).",
+    )
     sentence_pairing: Literal["sentences", "whole"] = Field(
         description="'sentences': source and target have as many sentences and were aligned "
         "one to one; 'whole': they have not, and the pair was aligned as one unit."

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastapi import Request
@@ -22,9 +22,17 @@ from service.inference.search import SearchOptions
 from service.inference.translator import AlignOptions, DecodeRequest, LinkPolicy, Translation
 from service.runtime_state import ServiceState
 from service.storage import StorageStatus
-from service.text.document import DocumentTranslation, assemble, join_translations
+from service.text.document import (
+    DocumentTranslation,
+    assemble,
+    join_translations,
+    join_units,
+    target_ranges,
+    unit_links,
+)
+from service.text.markup import MarkupDocument, MarkupError, UnitTranslation, parse_markup
 from service.text.sentences import split_sentences
-from service.text.words import Span
+from service.text.words import Span, whitespace_lines
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +43,47 @@ class TranslatedBatch:
     translations: list[DocumentTranslation]  # one per text, joined from its sentences
     documents: list[dict[str, Any]]  # one alignment document per translation, same order
     statuses: list[StorageStatus]  # what became of each document: stored, pending, dropped
+    # format html or xml: the translated (or, for align, placed) markup of each text
+    markup: list[str] | None = None
+
+    @property
+    def texts(self) -> list[str]:
+        """What each text became: the translated markup, or the plain translation."""
+        return self.markup if self.markup is not None else [t.text for t in self.translations]
+
+
+@dataclass(frozen=True)
+class MarkupText:
+    """A markup text as the model sees it: its units as paragraphs of one plain text."""
+
+    document: MarkupDocument
+    plain: str
+    ranges: list[Span]  # each unit's offsets in ``plain``
+
+    def render(self, translation: DocumentTranslation, targets: list[Span]) -> str:
+        """The markup with each unit's text replaced by the text at ``targets`` in
+        ``translation.text``, its tags placed through the word links."""
+        units = [
+            UnitTranslation(text, links)
+            for text, links in unit_links(translation, self.ranges, targets)
+        ]
+        return self.document.render(units)
+
+
+def parse(text: str, text_format: str) -> MarkupText:
+    """Parse a markup text (400 ``invalid_markup`` when it cannot be read)."""
+    if text_format not in ("html", "xml"):
+        raise ApiError(
+            400, "unsupported_format", f"format must be text, html or xml, not {text_format!r}"
+        )
+    try:
+        document = parse_markup(text, "html" if text_format == "html" else "xml")
+    except MarkupError as error:
+        raise ApiError(
+            400, "invalid_markup", f"the {text_format} cannot be read: {error}"
+        ) from error
+    plain, ranges = join_units(document.units)
+    return MarkupText(document, plain, ranges)
 
 
 def check_languages(state: ServiceState, source_lang: str | None, target_lang: str | None) -> None:
@@ -129,7 +178,9 @@ def _whole(text: str) -> list[Span]:
 def segment(state: ServiceState, texts: list[str], lang: str, kind: str = "text") -> Segmented:
     """Split every text into sentences; refuse more sentences than the queue holds (413)."""
     segmented = Segmented.of(
-        texts, [split_sentences(text, lang) or _whole(text) for text in texts], kind
+        texts,
+        [split_sentences(text, lang) or (_whole(text) if text.strip() else []) for text in texts],
+        kind,
     )
     limit = state.settings.max_queue
     if len(segmented.sentences) > limit:
@@ -175,6 +226,7 @@ async def translate_and_store(
     n_best: int,
     link_rule: str | None = None,
     candidates: int = 0,
+    text_format: str = "text",
 ) -> TranslatedBatch:
     """Check the rate and size limits, split the texts into sentences, decode every
     sentence as its own row through the scheduler, join each text back and store one
@@ -184,6 +236,9 @@ async def translate_and_store(
     assert translator is not None
     await enforce_rate_limit(http_request, state, len(texts))
     check_sizes(state, texts)
+    markup = [parse(text, text_format) for text in texts] if text_format != "text" else None
+    if markup is not None:
+        texts = [m.plain for m in markup]
     beam_size = beam_size or settings.default_beam_size
     if beam_size > settings.max_beam_size:
         raise ApiError(
@@ -199,6 +254,7 @@ async def translate_and_store(
     sources = translator.encode_sources(segmented.sentences, segmented.labels)
     state.metrics.source_tokens.inc(sum(len(s.ids) for s in sources))
     results = await _decode(state, http_request, segmented.sentences, options)
+    state.metrics.source_characters.inc(sum(len(text) for text in texts))
     results = _relinked(results, link_rule, state)
     documents = [
         join_translations(text, spans, group)
@@ -206,7 +262,14 @@ async def translate_and_store(
             texts, segmented.spans, segmented.regroup(results), strict=True
         )
     ]
-    return await _store_documents(state, documents, options)
+    batch = await _store_documents(state, documents, options)
+    if markup is None:
+        return batch
+    rendered = [
+        m.render(document, target_ranges(document, m.ranges))
+        for m, document in zip(markup, documents, strict=True)
+    ]
+    return replace(batch, markup=rendered)
 
 
 def _pair_sentences(
@@ -241,19 +304,44 @@ def _pair_sentences(
     return sources, targets, pairing
 
 
+def _paragraphs(target: str, units: int) -> list[Span]:
+    """Where each unit's text is in a plain target: the whole text for one unit, else one
+    line each (422 when the counts differ)."""
+    if units <= 1:
+        return _whole(target)[:units]
+    lines = whitespace_lines(target)
+    if len(lines) != units:
+        raise ApiError(
+            422,
+            "unit_count_mismatch",
+            f"the source markup has {units} blocks but the target has {len(lines)} "
+            "non-empty lines; give one line per block",
+        )
+    return lines
+
+
 async def align_and_store(
     state: ServiceState,
     http_request: Request,
     pairs: list[tuple[str, str]],
     link_rule: str | None = None,
+    text_format: str = "text",
 ) -> TranslatedBatch:
     """Check the rate limit and the limits of both sides, pair the sentences of each side,
-    run the teacher-forced pass through the scheduler and store one document per pair."""
+    run the teacher-forced pass through the scheduler and store one document per pair.
+    With markup on the source side, the answer places it on each given target."""
     translator = state.translator
     assert translator is not None
     await enforce_rate_limit(http_request, state, len(pairs))
     check_sizes(state, [source for source, _ in pairs], "source")
     check_sizes(state, [target for _, target in pairs], "target")
+    markup = None
+    if text_format != "text":
+        markup = [parse(source, text_format) for source, _ in pairs]
+        placements = [
+            _paragraphs(target, len(m.ranges)) for m, (_, target) in zip(markup, pairs, strict=True)
+        ]
+        pairs = [(m.plain, target) for m, (_, target) in zip(markup, pairs, strict=True)]
     sources, targets, pairing = _pair_sentences(state, pairs)
     encoded = translator.encode_sources(sources.sentences, sources.labels)
     translator.encode_targets(targets.sentences, targets.labels)  # refuses over-long targets
@@ -267,4 +355,11 @@ async def align_and_store(
             pairs, sources.spans, targets.spans, sources.regroup(results), pairing, strict=True
         )
     ]
-    return await _store_documents(state, documents, options)
+    batch = await _store_documents(state, documents, options)
+    if markup is None:
+        return batch
+    placed = [
+        m.render(document, spans)
+        for m, document, spans in zip(markup, documents, placements, strict=True)
+    ]
+    return replace(batch, markup=placed)

@@ -59,11 +59,11 @@ class DocumentTranslation:
 
     @property
     def pharaoh_source(self) -> str:
-        return self.sentences[0].translation.pharaoh_source
+        return self.sentences[0].translation.pharaoh_source if self.sentences else "attention"
 
     @property
     def link_rule(self) -> str:
-        return self.sentences[0].translation.link_rule
+        return self.sentences[0].translation.link_rule if self.sentences else "argmax"
 
     @property
     def source_tokens(self) -> list[str]:
@@ -232,3 +232,49 @@ def join_translations(
         )
         alternatives.append(Alternative(alternative_text, score))
     return assemble(source, spans, text, target_spans, translations, alternatives)
+
+
+UNIT_SEPARATOR = "\n\n"  # between the translation units of a markup text
+
+
+def join_units(units: Sequence[str]) -> tuple[str, list[Span]]:
+    """The plain text of a markup document: its units, one paragraph each, and where each
+    unit is in it. Sentences never cross a line break, so none crosses two units."""
+    ranges, position = [], 0
+    for unit in units:
+        ranges.append((position, position + len(unit)))
+        position += len(unit) + len(UNIT_SEPARATOR)
+    return UNIT_SEPARATOR.join(units), ranges
+
+
+def target_ranges(document: DocumentTranslation, source_ranges: Sequence[Span]) -> list[Span]:
+    """Where the translation of each source range (a markup unit) is: from its first
+    sentence's translation to its last one's."""
+    ranges = []
+    for start, end in source_ranges:
+        inside = [s.target_span for s in document.sentences if start <= s.source_span[0] < end]
+        ranges.append((inside[0][0], inside[-1][1]) if inside else (0, 0))
+    return ranges
+
+
+def unit_links(
+    document: DocumentTranslation, source_ranges: Sequence[Span], target_spans: Sequence[Span]
+) -> list[tuple[str, list[Link]]]:
+    """For each unit (its range in the source and in the translation), its translated text
+    and its word links, re-indexed over the unit's own whitespace words."""
+
+    def words_in(spans: Sequence[Span | None], start: int, end: int) -> range:
+        inside = [n for n, s in enumerate(spans) if s is not None and start <= s[0] < end]
+        return range(inside[0], inside[-1] + 1) if inside else range(0)
+
+    result = []
+    for (s0, s1), (t0, t1) in zip(source_ranges, target_spans, strict=True):
+        source_words = words_in(document.source_spans, s0, s1)
+        target_words = words_in(document.target_spans, t0, t1)
+        links = [
+            (i - source_words.start, j - target_words.start)
+            for i, j in document.links
+            if i in source_words and j in target_words
+        ]
+        result.append((document.text[t0:t1], links))
+    return result

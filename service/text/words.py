@@ -15,6 +15,7 @@ from collections.abc import Sequence
 Span = tuple[int, int]
 
 _WORD = re.compile(r"\S+")
+_LINE = re.compile(r"\S(?:[^\n]*\S)?")
 
 
 def whitespace_words(text: str, start: int = 0, end: int | None = None) -> list[Span]:
@@ -22,6 +23,12 @@ def whitespace_words(text: str, start: int = 0, end: int | None = None) -> list[
     as offsets into ``text``."""
     stop = len(text) if end is None else end
     return [match.span() for match in _WORD.finditer(text, start, stop)]
+
+
+def whitespace_lines(text: str) -> list[Span]:
+    """``[start, end)`` of each line of ``text`` that has a word, without its outer
+    whitespace."""
+    return [match.span() for match in _LINE.finditer(text)]
 
 
 def map_words(model_words: Sequence[str], words: Sequence[str]) -> list[int]:

@@ -30,24 +30,28 @@ async def align(request: AlignRequest, state: Ready, http_request: Request) -> R
     answers its attention, word alignment and the log-probability of every target piece
     (useful for quality estimation and reranking). Stored like translations."""
     check_languages(state, request.source_lang, request.target_lang)
-    batch = await align_and_store(state, http_request, request.pairs, request.link_rule)
+    batch = await align_and_store(
+        state, http_request, request.pairs, request.link_rule, request.format
+    )
+    markup = batch.markup
     body = {
         "model": batch.model,
         "alignments": [
             {
                 "id": document["id"],
-                "source": a.source,
+                "source": request.pairs[n][0],
                 "target": a.text,
                 "score": a.score,
                 "token_scores": [] if a.token_scores is None else matrix(a.token_scores),
                 "sentences": sentences_json(a),
                 "sentence_pairing": a.pairing,
+                "target_markup": None if markup is None else markup[n],
                 "stored": status is StorageStatus.stored,
                 "storage": status.value,
                 "alignment": document["alignment"],
             }
-            for a, document, status in zip(
-                batch.translations, batch.documents, batch.statuses, strict=True
+            for n, (a, document, status) in enumerate(
+                zip(batch.translations, batch.documents, batch.statuses, strict=True)
             )
         ],
     }

@@ -1,31 +1,40 @@
-"""LibreTranslate-compatible routes: POST /translate, GET /languages, POST /detect.
+"""LibreTranslate-compatible routes: POST /translate, GET /languages, POST /detect, and the
+GET /health, /spec and /frontend/settings that LibreTranslate's clients and front ends read.
 
-Tools and plugins that speak LibreTranslate's API can use this service unchanged. Bodies
-are JSON or form-encoded (as LibreTranslate accepts), the key may come as ``api_key`` or as
-``Authorization: Bearer``, and errors have LibreTranslate's shape ``{"error": "..."}`` on
-these routes only. Translation goes through the same pipeline as POST /v1/translate; each
-result also carries the id of its stored alignment document (``alignment_id``).
+Tools and plugins that speak LibreTranslate's API can use this service unchanged. Parameters
+come as JSON, as a form or in the query string (as LibreTranslate accepts them), the key as
+``api_key`` or as ``Authorization: Bearer``, and errors have LibreTranslate's shape
+``{"error": "..."}`` (with its texts where its clients and tests read them) on these routes
+only. Translation goes through the same pipeline as POST /v1/translate; each result also
+carries the id of its stored alignment document (``alignment_id``).
 """
 
 from __future__ import annotations
 
-import hmac
-import json
+from collections.abc import Awaitable
 from typing import Any, TypeVar
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from service.api.deps import State
+from service.api.compat import (
+    FieldsError,
+    language_name,
+    refuse_other_methods,
+    request_fields,
+    served_pairs,
+)
+from service.api.deps import State, is_valid_key
 from service.api.errors import as_api_error
 from service.api.schemas import check_text
 from service.api.translation_pipeline import translate_and_store
 from service.runtime_state import ServiceState
 
-LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "fr": "French", "de": "German"}
 AUTO = "auto"
+FORMATS = ("text", "html")
+REQUIRED = ("q", "source", "target")  # LibreTranslate treats an empty value as missing
+FRONTEND_TIMEOUT_MS = 500  # LibreTranslate's default, for its web front end
 
 
 class LibreTranslateError(Exception):
@@ -40,21 +49,23 @@ class TranslateForm(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     q: str | list[str] = Field(description="One text or a list of texts.")
-    source: str = Field(description="The model's source language, or 'auto'.")
-    target: str = Field(description="The model's target language.")
-    format: str = Field("text", description="Only 'text' is supported.")
-    alternatives: int = Field(0, ge=0, description="Extra translations per text (n-best - 1).")
-    api_key: str | None = None
+    source: str = Field(description="A served source language, or 'auto'.")
+    target: str = Field(description="A served target language.")
+    format: str = Field("text", description="'text', or 'html' (tags kept around the words).")
+    alternatives: int = Field(0, description="Extra translations per text (n-best - 1).")
+    api_key: str | None = Field(None, description="Needed when the service has API keys.")
 
     @field_validator("q")
     @classmethod
     def _check_q(cls, value: str | list[str]) -> str | list[str]:
-        texts = [value] if isinstance(value, str) else value
-        if not texts:
-            raise ValueError("q must not be an empty list")
-        for text in texts:
+        for text in [value] if isinstance(value, str) else value:
             check_text(text)
         return value
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _default_format(cls, value: object) -> object:
+        return value or "text"
 
 
 class DetectForm(BaseModel):
@@ -90,13 +101,37 @@ class Detection(BaseModel):
     confidence: float
 
 
+class Health(BaseModel):
+    status: str
+
+
+class LanguageRef(BaseModel):
+    code: str
+    name: str
+
+
+class FrontendLanguages(BaseModel):
+    source: LanguageRef
+    target: LanguageRef
+
+
+class FrontendSettings(BaseModel):
+    charLimit: int
+    frontendTimeout: int
+    apiKeys: bool
+    keyRequired: bool
+    suggestions: bool
+    filesTranslation: bool
+    supportedFilesFormat: list[str]
+    language: FrontendLanguages
+
+
 class LibreTranslateErrorBody(BaseModel):
     error: str
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": LibreTranslateErrorBody} for status in (400, 403, 413, 503)
-}
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": LibreTranslateErrorBody} for status in statuses}
 
 
 def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
@@ -113,52 +148,40 @@ def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-async def _fields(request: Request) -> dict[str, Any]:
-    """The body as a dict, whether JSON or form-encoded; a form may repeat ``q``."""
-    raw = await request.body()
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "application/x-www-form-urlencoded" or (
-        not content_type and raw and not raw.lstrip().startswith(b"{")
-    ):
-        try:
-            pairs = parse_qs(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
-        except UnicodeDecodeError as error:
-            raise LibreTranslateError(400, "the form is not valid UTF-8") from error
-        return {k: v if k == "q" and len(v) > 1 else v[-1] for k, v in pairs.items()}
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise LibreTranslateError(400, f"the body is not valid JSON: {error}") from error
-    if not isinstance(body, dict):
-        raise LibreTranslateError(400, "the body must be a JSON object")
-    return body
-
-
 Form = TypeVar("Form", bound=BaseModel)
 
 
-def _parse(model: type[Form], fields: dict[str, Any]) -> Form:
+async def _form(request: Request, model: type[Form]) -> Form:
+    try:
+        fields = await request_fields(request, repeated=("q",))
+    except FieldsError as error:
+        raise LibreTranslateError(400, str(error)) from error
+    fields = {k: v for k, v in fields.items() if k not in REQUIRED or v not in ("", [], None)}
     try:
         return model.model_validate(fields)
     except ValidationError as error:
         first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        name = str(first["loc"][0])
         if first["type"] == "missing":
-            raise LibreTranslateError(400, f"Invalid request: missing {where} parameter") from error
+            raise LibreTranslateError(400, f"Invalid request: missing {name} parameter") from error
+        if name == "alternatives":
+            raise LibreTranslateError(
+                400, "Invalid request: alternatives parameter is not a number"
+            ) from error
+        where = ".".join(str(p) for p in first["loc"])
         raise LibreTranslateError(400, f"Invalid request: {where}: {first['msg']}") from error
 
 
 def _check_key(request: Request, state: ServiceState, given: str | None) -> None:
-    keys = state.settings.api_keys
-    if not keys:
+    """With keys configured, ``api_key`` (or ``Authorization: Bearer``) must be one; without,
+    any key a client sends is ignored."""
+    if not state.settings.api_keys:
         return
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     key = given if given else (token.strip() if scheme.lower() == "bearer" else "")
     if not key:
         raise LibreTranslateError(403, "An API key is required: send api_key")
-    if not any(hmac.compare_digest(key.encode(), k.encode()) for k in keys):
+    if not is_valid_key(state, key):
         raise LibreTranslateError(403, "Invalid API key")
 
 
@@ -167,54 +190,62 @@ def _ready(state: ServiceState) -> None:
         raise LibreTranslateError(503, state.status_message, {"Retry-After": "1"})
 
 
-def _detection(state: ServiceState) -> dict[str, Any]:
-    """This model reads one language; it names it without claiming to have detected it."""
-    assert state.translator is not None
-    return {"language": state.translator.artifact.source_lang, "confidence": 0.0}
+def _pair(state: ServiceState, source: str, target: str) -> tuple[str, str]:
+    """The served pair for ``source`` (or 'auto') and ``target``, refused with
+    LibreTranslate's messages."""
+    pairs = served_pairs(state)
+    known = {code for pair in pairs for code in pair}
+    if source != AUTO and source not in known:
+        raise LibreTranslateError(400, f"{source} is not supported")
+    if target not in known:
+        raise LibreTranslateError(400, f"{target} is not supported")
+    for pair in pairs:
+        if pair[1] == target and source in (AUTO, pair[0]):
+            return pair
+    reads = pairs[0][0] if source == AUTO else source
+    raise LibreTranslateError(
+        400,
+        f"{language_name(target)} ({target}) is not available as a target language from "
+        f"{language_name(reads)} ({reads})",
+    )
 
 
 async def _translate(request: Request, state: ServiceState) -> dict[str, Any]:
-    form = _parse(TranslateForm, await _fields(request))
+    form = await _form(request, TranslateForm)
     _check_key(request, state, form.api_key)
     _ready(state)
-    assert state.translator is not None
-    artifact = state.translator.artifact
-    if form.source not in (AUTO, artifact.source_lang):
+    source, _ = _pair(state, form.source, form.target)
+    if form.format not in FORMATS:
+        raise LibreTranslateError(400, f"{form.format} format is not supported")
+    alternatives = max(0, form.alternatives)
+    limit = state.settings.max_beam_size - 1
+    if alternatives > limit:
         raise LibreTranslateError(
-            400, f"{form.source} is not supported; this service translates {artifact.source_lang}"
+            400, f"Invalid request: alternatives parameter must be <= {limit}"
         )
-    if form.target != artifact.target_lang:
-        raise LibreTranslateError(
-            400,
-            f"{form.target} is not supported; this service translates {artifact.source_lang} "
-            f"to {artifact.target_lang}",
-        )
-    if form.format != "text":
-        raise LibreTranslateError(400, f"format {form.format!r} is not supported; use 'text'")
-    n_best = 1 + form.alternatives
-    if n_best > state.settings.max_beam_size:
-        raise LibreTranslateError(
-            400, f"alternatives must be at most {state.settings.max_beam_size - 1}"
-        )
+    n_best = 1 + alternatives
     beam_size = max(state.settings.default_beam_size, n_best)
     texts = [form.q] if isinstance(form.q, str) else form.q
-    batch = await translate_and_store(state, request, texts, beam_size, n_best)
+    batch = await translate_and_store(
+        state, request, texts, beam_size, n_best, text_format=form.format
+    )
 
     def one(values: list[Any]) -> Any:
         return values[0] if isinstance(form.q, str) else values
 
     result: dict[str, Any] = {
-        "translatedText": one([t.text for t in batch.translations]),
+        "translatedText": one(batch.texts),
         "alignment_id": one([d["id"] for d in batch.documents]),
     }
-    if form.alternatives:
+    if alternatives:
         result["alternatives"] = one([[a.text for a in t.alternatives] for t in batch.translations])
     if form.source == AUTO:
-        result["detectedLanguage"] = one([_detection(state) for _ in texts])
+        # The model reads one language: it names it without claiming to have detected it.
+        result["detectedLanguage"] = one([{"language": source, "confidence": 0.0}] * len(texts))
     return result
 
 
-async def _answer(state: ServiceState, work: Any) -> JSONResponse:
+async def _answer(state: ServiceState, work: Awaitable[Any]) -> JSONResponse:
     try:
         return JSONResponse(await work)
     except LibreTranslateError as error:
@@ -233,29 +264,29 @@ router = APIRouter(tags=["LibreTranslate compatible"])
 @router.post(
     "/translate",
     response_model=LibreTranslateResult,
-    responses=ERRORS,
+    responses=_errors(400, 403, 413, 429, 503),
     openapi_extra=_body_doc(TranslateForm),
 )
 async def translate(request: Request, state: State) -> JSONResponse:
-    """Translate like LibreTranslate (JSON or form-encoded body)."""
+    """Translate like LibreTranslate (JSON, form-encoded body or query string)."""
     return await _answer(state, _translate(request, state))
 
 
-@router.get("/languages", response_model=list[Language])
+@router.get("/languages", response_model=list[Language], responses=_errors(503))
 async def languages(state: State) -> JSONResponse:
-    """The languages of the served model and where each translates to."""
+    """The served languages and where each translates to."""
 
     async def work() -> list[dict[str, Any]]:
         _ready(state)
-        assert state.translator is not None
-        artifact = state.translator.artifact
+        pairs = served_pairs(state)
+        codes = list(dict.fromkeys(code for pair in pairs for code in pair))
         return [
             {
                 "code": code,
-                "name": LANGUAGE_NAMES.get(code, code),
-                "targets": [artifact.target_lang] if code == artifact.source_lang else [],
+                "name": language_name(code),
+                "targets": [target for source, target in pairs if source == code],
             }
-            for code in (artifact.source_lang, artifact.target_lang)
+            for code in codes
         ]
 
     return await _answer(state, work())
@@ -264,17 +295,77 @@ async def languages(state: State) -> JSONResponse:
 @router.post(
     "/detect",
     response_model=list[Detection],
-    responses=ERRORS,
+    responses=_errors(400, 403, 503),
     openapi_extra=_body_doc(DetectForm),
 )
 async def detect(request: Request, state: State) -> JSONResponse:
-    """This service does not detect languages: its model reads one. The answer names that
-    language with confidence 0, so a client can go on with it without being misled."""
+    """This service does not detect languages: its model reads one. The answer names the
+    served source languages with confidence 0, so a client can go on without being misled."""
 
     async def work() -> list[dict[str, Any]]:
-        parsed = _parse(DetectForm, await _fields(request))
+        parsed = await _form(request, DetectForm)
         _check_key(request, state, parsed.api_key)
         _ready(state)
-        return [_detection(state)]
+        sources = dict.fromkeys(source for source, _ in served_pairs(state))
+        return [{"language": source, "confidence": 0.0} for source in sources]
 
     return await _answer(state, work())
+
+
+@router.get("/health", response_model=Health, responses=_errors(503))
+async def health(state: State) -> JSONResponse:
+    """``{"status": "ok"}`` once the model is loaded (LibreTranslate's answer); 503 with the
+    reason in LibreTranslate's error shape before and while shutting down."""
+
+    async def work() -> dict[str, str]:
+        _ready(state)
+        return {"status": "ok"}
+
+    return await _answer(state, work())
+
+
+@router.get("/spec", response_model=dict[str, Any])
+async def spec(request: Request) -> dict[str, Any]:
+    """The API description (LibreTranslate serves its Swagger document here): this service's
+    OpenAPI document, the same as /openapi.json."""
+    return request.app.openapi()
+
+
+@router.get("/frontend/settings", response_model=FrontendSettings, responses=_errors(503))
+async def frontend_settings(state: State) -> JSONResponse:
+    """What LibreTranslate's web front end reads: the character limit per text, whether a
+    key is needed, and the default pair. No suggestions and no file translation here."""
+
+    async def work() -> dict[str, Any]:
+        _ready(state)
+        source, target = served_pairs(state)[0]
+        keys = bool(state.settings.api_keys)
+        return {
+            "charLimit": state.settings.max_chars,
+            "frontendTimeout": FRONTEND_TIMEOUT_MS,
+            "apiKeys": keys,
+            "keyRequired": keys,
+            "suggestions": False,
+            "filesTranslation": False,
+            "supportedFilesFormat": [],
+            "language": {
+                "source": {"code": source, "name": language_name(source)},
+                "target": {"code": target, "name": language_name(target)},
+            },
+        }
+
+    return await _answer(state, work())
+
+
+refuse_other_methods(
+    router,
+    {
+        "/translate": ["POST"],
+        "/detect": ["POST"],
+        "/languages": ["GET"],
+        "/health": ["GET"],
+        "/spec": ["GET"],
+        "/frontend/settings": ["GET"],
+    },
+    lambda message: {"error": message},
+)

@@ -36,13 +36,16 @@ async def translate(request: TranslateRequest, state: Ready, http_request: Reque
         request.n_best,
         request.link_rule,
         request.return_candidates,
+        request.format,
     )
+    markup = batch.markup
     body = {
         "model": batch.model,
         "translations": [
             {
                 "id": document["id"],
-                "text": t.text,
+                "text": t.text if markup is None else markup[n],
+                "plain": None if markup is None else {"source": t.source, "target": t.text},
                 "score": t.score,
                 "alternatives": [{"text": a.text, "score": a.score} for a in t.alternatives],
                 "sentences": sentences_json(t),
@@ -56,8 +59,8 @@ async def translate(request: TranslateRequest, state: Ready, http_request: Reque
                     for step in t.candidates
                 ],
             }
-            for t, document, status in zip(
-                batch.translations, batch.documents, batch.statuses, strict=True
+            for n, (t, document, status) in enumerate(
+                zip(batch.translations, batch.documents, batch.statuses, strict=True)
             )
         ],
     }
