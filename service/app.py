@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
+from service.api import openapi
 from service.api.body_limit import BodyLimitMiddleware
 from service.api.drain import DrainMiddleware
 from service.api.errors import install_error_handlers
@@ -21,6 +23,7 @@ from service.api.routes import (
     translations,
 )
 from service.config import Settings
+from service.inference.artifact import load_artifact
 from service.runtime_state import ServiceState
 
 
@@ -42,6 +45,16 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = state
+    pairs = [(a.source_lang, a.target_lang) for a in map(load_artifact, settings.artifact_dirs)]
+
+    def constrained_openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = FastAPI.openapi(app)
+            openapi.constrain(document, settings, pairs)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = constrained_openapi  # type: ignore[method-assign]
     install_error_handlers(app, settings.retry_after_seconds)
     app.include_router(translate.router)
     app.include_router(align.router)

@@ -35,8 +35,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="NMT_", frozen=True, extra="ignore")
 
-    # Artifact directory written by model_export; see default_model_dir.
+    # One artifact directory written by model_export; see default_model_dir.
     model_dir: Path = Field(default_factory=default_model_dir)
+    # A directory of artifact directories (one per language pair), all served; see
+    # artifact_dirs. Unset: the directory holding the bundled model, unless model_dir is set.
+    models_dir: Path | None = None
     precision: Literal["fp32", "int8"] = "fp32"
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when available
     intra_op_threads: int = Field(0, ge=0)  # ONNX Runtime threads; 0 = one per core
@@ -133,10 +136,28 @@ class Settings(BaseSettings):
             )
         if self.default_beam_size > self.max_beam_size:
             raise ValueError("default_beam_size must not exceed max_beam_size")
-        try:
-            load_artifact(self.model_dir, self.precision)
-        except ArtifactError as error:
-            if "model_dir" not in self.model_fields_set and not self.model_dir.exists():
-                raise ValueError(MISSING_MODEL_HINT) from error
-            raise ValueError(f"model_dir: {error}") from error
+        if self.models_dir is not None and not self.models_dir.is_dir():
+            raise ValueError(f"models_dir: {self.models_dir} is not a directory")
+        if self.models_dir is not None and not self.artifact_dirs:
+            raise ValueError(f"models_dir: no artifact directory under {self.models_dir}")
+        for directory in self.artifact_dirs:
+            try:
+                load_artifact(directory, self.precision)
+            except ArtifactError as error:
+                if "model_dir" not in self.model_fields_set and not directory.exists():
+                    raise ValueError(MISSING_MODEL_HINT) from error
+                raise ValueError(f"model_dir: {error}") from error
         return self
+
+    @property
+    def artifact_dirs(self) -> list[Path]:
+        """The models to serve: ``model_dir`` alone when it is set; else every artifact
+        directory (one holding ``model_config.json``) under ``models_dir``, by name; else
+        every one beside the bundled model (``models/en-es``, ``models/es-en``)."""
+        if self.models_dir is None and "model_dir" in self.model_fields_set:
+            return [self.model_dir]
+        parent = self.models_dir if self.models_dir is not None else self.model_dir.parent
+        found = sorted(p.parent for p in parent.glob("*/model_config.json"))
+        if self.models_dir is None and self.model_dir not in found:
+            return [self.model_dir]
+        return found

@@ -6,15 +6,18 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from service.api.metrics import Metrics
 from service.config import Settings
 from service.inference.runtime import RuntimeOptions
 from service.inference.scheduler import SchedulerOptions, StepScheduler
 from service.inference.search import SearchOptions
-from service.inference.translator import DecodeRequest, Translation, Translator, Work
+from service.inference.translator import Translator
+from service.metrics import Metrics
 from service.rate_limits import Limit, LocalCounters, RateLimiter, RedisCounters
+from service.registry import ModelRegistry, ServedModel
 from service.storage import DocumentWriter, WriterOptions, open_store
+from service.text.language import LanguageIdentifier
 
 log = logging.getLogger(__name__)
 _WRITER_DRAIN_SECONDS = 5.0  # at shutdown, time left to write the buffered documents
@@ -26,8 +29,7 @@ _DRAIN_ANSWER_SECONDS = 1.0  # after the grace period, for the 503s to be writte
 class ServiceState:
     settings: Settings
     metrics: Metrics = field(default_factory=Metrics)
-    translator: Translator | None = None
-    scheduler: StepScheduler[DecodeRequest, Work, Translation] | None = None
+    models: ModelRegistry = field(default_factory=lambda: ModelRegistry([]))
     writer: DocumentWriter | None = None
     limiter: RateLimiter | None = None
     ready: bool = False
@@ -35,9 +37,12 @@ class ServiceState:
     draining: bool = False  # SIGTERM received: new requests are refused
     drain_deadline: asyncio.Event = field(default_factory=asyncio.Event)  # grace is over
     in_flight: int = 0  # requests being served (kept by the drain middleware)
+    _identifier: LanguageIdentifier | None = None
+    _identifier_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def start(self) -> None:
-        """Load and warm up the model, open the store, start the decoding scheduler."""
+        """Load and warm up every model, open the store, start a decoding scheduler per
+        model."""
         settings = self.settings
         start = time.perf_counter()
         try:
@@ -48,43 +53,19 @@ class ServiceState:
                 settings.store_max_entries,
                 settings.store_timeout_seconds,
             )
-            translator = await asyncio.to_thread(
-                Translator.from_directory,
-                settings.model_dir,
-                settings.precision,
-                RuntimeOptions(
-                    device=settings.device,
-                    intra_op_threads=settings.intra_op_threads,
-                    shared_threads=settings.shared_threads,
-                ),
-                settings.max_source_tokens,
-            )
-            warm = await asyncio.to_thread(translator.warm_up)
+            translators = [
+                await asyncio.to_thread(self._load, directory)
+                for directory in settings.artifact_dirs
+            ]
+            warm = sum([await asyncio.to_thread(t.warm_up) for t in translators])
+            self.models = ModelRegistry([self._serve(t) for t in translators])
         except Exception as error:
             self.status_message = f"the model failed to load: {error}"
             log.exception("start-up failed")
             raise
-        self.translator = translator
-        self.scheduler = StepScheduler(
-            translator,
-            SchedulerOptions(
-                max_rows=settings.max_batch_rows,
-                max_admit_texts=settings.max_batch_size,
-                max_wait_ms=settings.max_wait_ms,
-                max_queue=settings.max_queue,
-                light_rows=settings.light_rows,
-                heavy_share=settings.heavy_share,
-                heavy_step_rows=settings.heavy_step_rows,
-                group_texts=settings.group_texts,
-                group_steps=settings.group_steps,
-            ),
-            on_admit=self.metrics.observe_batch,
-            on_step=self.metrics.observe_step,
-        )
-        self.scheduler.start()
-        self.metrics.running_rows.set_function(
-            lambda: self.scheduler.running_rows if self.scheduler else 0
-        )
+        for model in self.models:
+            model.scheduler.start()
+        self.metrics.watch_models(self.models)
         self.writer = DocumentWriter(
             store,
             WriterOptions(
@@ -97,19 +78,61 @@ class ServiceState:
         self.writer.start()
         self.metrics.watch_writer(self.writer)
         self.limiter = self._rate_limiter()
-        self.metrics.queue_depth.set_function(
-            lambda: self.scheduler.queue_depth if self.scheduler else 0
-        )
         self.ready = True
         self.status_message = "ready"
         log.info(
-            "model %s loaded on %s in %.2f s (warm-up %.2f s); store: %s",
-            settings.model_dir,
-            translator.provider,
+            "models %s loaded on %s in %.2f s (warm-up %.2f s); store: %s",
+            ", ".join(model.key for model in self.models),
+            translators[0].provider,
             time.perf_counter() - start,
             warm,
             store.kind,
         )
+
+    def _load(self, directory: Path) -> Translator:
+        settings = self.settings
+        return Translator.from_directory(
+            directory,
+            settings.precision,
+            RuntimeOptions(
+                device=settings.device,
+                intra_op_threads=settings.intra_op_threads,
+                shared_threads=settings.shared_threads,
+            ),
+            settings.max_source_tokens,
+        )
+
+    def _serve(self, translator: Translator) -> ServedModel:
+        """A translator with a step scheduler of its own, observed under its pair."""
+        settings = self.settings
+        key = f"{translator.artifact.source_lang}-{translator.artifact.target_lang}"
+        scheduler = StepScheduler(
+            translator,
+            SchedulerOptions(
+                max_rows=settings.max_batch_rows,
+                max_admit_texts=settings.max_batch_size,
+                max_wait_ms=settings.max_wait_ms,
+                max_queue=settings.max_queue,
+                light_rows=settings.light_rows,
+                heavy_share=settings.heavy_share,
+                heavy_step_rows=settings.heavy_step_rows,
+                group_texts=settings.group_texts,
+                group_steps=settings.group_steps,
+            ),
+            on_admit=self.metrics.batch_observer(key),
+            on_step=self.metrics.step_observer(key),
+        )
+        return ServedModel(translator, scheduler)
+
+    async def identifier(self) -> LanguageIdentifier:
+        """The language identifier over every served language, loaded on first use (its
+        models take about a second and 70 MB)."""
+        async with self._identifier_lock:
+            if self._identifier is None:
+                self._identifier = await asyncio.to_thread(
+                    LanguageIdentifier, self.models.languages
+                )
+            return self._identifier
 
     def _rate_limiter(self) -> RateLimiter | None:
         settings = self.settings
@@ -144,8 +167,8 @@ class ServiceState:
         """Refuse new work, let queued translations finish, write what is buffered."""
         self.ready = False
         self.status_message = "shutting down"
-        if self.scheduler is not None:
-            await self.scheduler.close()
+        for model in self.models:
+            await model.scheduler.close()
         if self.writer is not None:
             await self.writer.close(timeout=_WRITER_DRAIN_SECONDS)
         if self.limiter is not None:

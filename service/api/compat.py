@@ -23,9 +23,7 @@ def served_pairs(state: ServiceState) -> list[tuple[str, str]]:
     Every language decision of the compatibility routes asks this one function, so serving
     several models only changes what it reads.
     """
-    assert state.translator is not None
-    artifact = state.translator.artifact
-    return [(artifact.source_lang, artifact.target_lang)]
+    return state.models.pairs
 
 
 def language_name(code: str) -> str:

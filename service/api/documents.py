@@ -10,7 +10,7 @@ import orjson
 
 from service.inference.search import SearchOptions
 from service.inference.translator import AlignOptions
-from service.runtime_state import ServiceState
+from service.registry import ServedModel
 from service.text.document import DocumentTranslation, SentenceTranslation
 
 
@@ -94,17 +94,15 @@ def sentences_json(document: DocumentTranslation) -> list[dict[str, Any]]:
     ]
 
 
-def model_info(state: ServiceState) -> dict[str, str]:
-    translator = state.translator
-    assert translator is not None, "model_info needs a loaded model"
-    artifact = translator.artifact
+def model_info(model: ServedModel) -> dict[str, str]:
+    artifact = model.translator.artifact
     return {
         "name": artifact.name,
         "version": artifact.version,
         "source_lang": artifact.source_lang,
         "target_lang": artifact.target_lang,
         "precision": artifact.precision,
-        "execution_provider": translator.provider,
+        "execution_provider": model.translator.provider,
     }
 
 

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from service.api.disconnect import ClientDisconnected
 from service.inference.scheduler import Overloaded, ShuttingDown
 from service.inference.translator import InputTooLong
+from service.registry import UnsupportedPair
 from service.storage import StoreUnavailable
 
 
@@ -33,7 +34,14 @@ def error_response(
     )
 
 
-DOMAIN_ERRORS = (InputTooLong, Overloaded, ShuttingDown, StoreUnavailable, ClientDisconnected)
+DOMAIN_ERRORS = (
+    UnsupportedPair,
+    InputTooLong,
+    Overloaded,
+    ShuttingDown,
+    StoreUnavailable,
+    ClientDisconnected,
+)
 
 
 def as_api_error(error: Exception, retry_after_seconds: int) -> ApiError | None:
@@ -41,6 +49,8 @@ def as_api_error(error: Exception, retry_after_seconds: int) -> ApiError | None:
     retry = {"Retry-After": str(retry_after_seconds)}
     if isinstance(error, ApiError):
         return error
+    if isinstance(error, UnsupportedPair):
+        return ApiError(422, "unsupported_language", str(error))
     if isinstance(error, InputTooLong):
         return ApiError(413, "input_too_long", str(error))
     if isinstance(error, Overloaded):

@@ -18,21 +18,13 @@ from service.api.deps import enforce_rate_limit
 from service.api.disconnect import ClientDisconnected, unless_disconnected
 from service.api.documents import alignment_document, model_info
 from service.api.errors import ApiError
+from service.api.units import pair_sentences, paragraphs, parse, segment
 from service.inference.search import SearchOptions
 from service.inference.translator import AlignOptions, DecodeRequest, LinkPolicy, Translation
+from service.registry import ServedModel
 from service.runtime_state import ServiceState
 from service.storage import StorageStatus
-from service.text.document import (
-    DocumentTranslation,
-    assemble,
-    join_translations,
-    join_units,
-    target_ranges,
-    unit_links,
-)
-from service.text.markup import MarkupDocument, MarkupError, UnitTranslation, parse_markup
-from service.text.sentences import split_sentences
-from service.text.words import Span, whitespace_lines
+from service.text.document import DocumentTranslation, assemble, join_translations, target_ranges
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +35,8 @@ class TranslatedBatch:
     translations: list[DocumentTranslation]  # one per text, joined from its sentences
     documents: list[dict[str, Any]]  # one alignment document per translation, same order
     statuses: list[StorageStatus]  # what became of each document: stored, pending, dropped
+    # Detected when the source language was not given: per text, (language, 0..100).
+    detections: list[tuple[str, float]] | None = None
     # format html or xml: the translated (or, for align, placed) markup of each text
     markup: list[str] | None = None
 
@@ -53,54 +47,29 @@ class TranslatedBatch:
 
 
 @dataclass(frozen=True)
-class MarkupText:
-    """A markup text as the model sees it: its units as paragraphs of one plain text."""
+class ModelChoice:
+    """The model a request goes to, and what was detected when its source was not given."""
 
-    document: MarkupDocument
-    plain: str
-    ranges: list[Span]  # each unit's offsets in ``plain``
-
-    def render(self, translation: DocumentTranslation, targets: list[Span]) -> str:
-        """The markup with each unit's text replaced by the text at ``targets`` in
-        ``translation.text``, its tags placed through the word links."""
-        units = [
-            UnitTranslation(text, links)
-            for text, links in unit_links(translation, self.ranges, targets)
-        ]
-        return self.document.render(units)
+    model: ServedModel
+    detections: list[tuple[str, float]] | None = None  # per text: best language, 0..100
 
 
-def parse(text: str, text_format: str) -> MarkupText:
-    """Parse a markup text (400 ``invalid_markup`` when it cannot be read)."""
-    if text_format not in ("html", "xml"):
-        raise ApiError(
-            400, "unsupported_format", f"format must be text, html or xml, not {text_format!r}"
-        )
-    try:
-        document = parse_markup(text, "html" if text_format == "html" else "xml")
-    except MarkupError as error:
-        raise ApiError(
-            400, "invalid_markup", f"the {text_format} cannot be read: {error}"
-        ) from error
-    plain, ranges = join_units(document.units)
-    return MarkupText(document, plain, ranges)
-
-
-def check_languages(state: ServiceState, source_lang: str | None, target_lang: str | None) -> None:
-    """Refuse a language pair other than the model's (None means the model's own)."""
-    assert state.translator is not None
-    artifact = state.translator.artifact
-    for field, given, expected in (
-        ("source_lang", source_lang, artifact.source_lang),
-        ("target_lang", target_lang, artifact.target_lang),
-    ):
-        if given is not None and given != expected:
-            raise ApiError(
-                422,
-                "unsupported_language",
-                f"{field} {given!r} is not served; this model translates "
-                f"{artifact.source_lang} to {artifact.target_lang}",
-            )
+async def choose_model(
+    state: ServiceState, texts: list[str], source: str | None, target: str | None
+) -> ModelChoice:
+    """The model for ``source`` to ``target`` (None: any that fits). Without a source, the
+    texts' language is detected among the sources of the models that write ``target``.
+    Raises :class:`UnsupportedPair`."""
+    if source is not None:
+        return ModelChoice(state.models.find(source, target))
+    candidates = state.models.sources_for(target)
+    if not candidates:
+        state.models.find(None, target)  # raises, naming what is served
+    identifier = await state.identifier()
+    ranked = [dict(identifier.detect(text)) for text in texts]
+    best = max(candidates, key=lambda lang: sum(r.get(lang, 0.0) for r in ranked))
+    detections = [max(r.items(), key=lambda item: item[1]) for r in ranked]
+    return ModelChoice(state.models.find(best, target), detections)
 
 
 def check_sizes(state: ServiceState, texts: list[str], what: str = "text") -> None:
@@ -122,100 +91,59 @@ def check_sizes(state: ServiceState, texts: list[str], what: str = "text") -> No
 
 
 async def _decode(
-    state: ServiceState, http_request: Request, items: list[Any], options: Any
+    state: ServiceState, model: ServedModel, http_request: Request, items: list[Any], options: Any
 ) -> list[Translation]:
-    """Through the step scheduler; a client that leaves takes its texts out of the queue
-    and its rows out of the running batch."""
-    assert state.scheduler is not None
+    """Through the model's step scheduler; a client that leaves takes its texts out of the
+    queue and its rows out of the running batch."""
     try:
         return await unless_disconnected(
-            http_request, state.scheduler.submit(DecodeRequest(items, options))
+            http_request, model.scheduler.submit(DecodeRequest(items, options))
         )
     except ClientDisconnected:
         state.metrics.cancelled.inc()
         raise
 
 
-@dataclass(frozen=True)
-class Segmented:
-    """The sentences of a request's texts, flattened: what the scheduler decodes."""
-
-    spans: list[list[Span]]  # per text, its sentences' character offsets
-    sentences: list[str]
-    labels: list[str]  # how an error names each sentence
-
-    @classmethod
-    def of(cls, texts: list[str], spans: list[list[Span]], kind: str) -> Segmented:
-        sentences, labels = [], []
-        for n, (text, text_spans) in enumerate(zip(texts, spans, strict=True)):
-            for k, (start, end) in enumerate(text_spans):
-                sentences.append(text[start:end])
-                labels.append(_label(kind, n, k, text[start:end], len(text_spans)))
-        return cls(spans, sentences, labels)
-
-    def regroup(self, results: list[Translation]) -> list[list[Translation]]:
-        grouped, start = [], 0
-        for spans in self.spans:
-            grouped.append(results[start : start + len(spans)])
-            start += len(spans)
-        return grouped
-
-
-def _label(kind: str, n: int, k: int, sentence: str, count: int) -> str:
-    """``text 2`` for a text of one sentence, else ``text 2, sentence 3 ("In the ...")``."""
-    if count == 1:
-        return f"{kind} {n}"
-    words = sentence.split()
-    preview = " ".join(words[:6]) + (" ..." if len(words) > 6 else "")
-    return f'{kind} {n}, sentence {k} ("{preview}")'
-
-
-def _whole(text: str) -> list[Span]:
-    """The text as one unit, without its outer whitespace."""
-    return [(len(text) - len(text.lstrip()), len(text.rstrip()))]
-
-
-def segment(state: ServiceState, texts: list[str], lang: str, kind: str = "text") -> Segmented:
-    """Split every text into sentences; refuse more sentences than the queue holds (413)."""
-    segmented = Segmented.of(
-        texts,
-        [split_sentences(text, lang) or (_whole(text) if text.strip() else []) for text in texts],
-        kind,
-    )
-    limit = state.settings.max_queue
-    if len(segmented.sentences) > limit:
-        raise ApiError(
-            413,
-            "too_many_sentences",
-            f"the {kind}s have {len(segmented.sentences)} sentences; at most {limit} per request",
-        )
-    return segmented
-
-
 def _relinked(
-    translations: list[Translation], link_rule: str | None, state: ServiceState
+    translations: list[Translation], link_rule: str | None, model: ServedModel
 ) -> list[Translation]:
     if link_rule is None:
         return translations
-    assert state.translator is not None
-    policy = LinkPolicy(link_rule, state.translator.link_policy.threshold)
+    policy = LinkPolicy(link_rule, model.translator.link_policy.threshold)
     return [t.relinked(policy) for t in translations]
 
 
 async def _store_documents(
     state: ServiceState,
+    choice: ModelChoice,
     translations: list[DocumentTranslation],
     options: SearchOptions | AlignOptions,
 ) -> TranslatedBatch:
     """Count and hand one alignment document per translation to the write-behind buffer."""
     assert state.writer is not None
-    state.metrics.target_tokens.inc(sum(len(t.target_tokens) for t in translations))
-    model = model_info(state)
+    state.metrics.target_tokens.labels(choice.model.key).inc(
+        sum(len(t.target_tokens) for t in translations)
+    )
+    model = model_info(choice.model)
     documents = [alignment_document(uuid.uuid4().hex, t, model, options) for t in translations]
     statuses = await state.writer.submit(documents)
     if StorageStatus.dropped in statuses:
         log.warning("alignment documents dropped: the write buffer is full")
-    return TranslatedBatch(model, translations, documents, statuses)
+    return TranslatedBatch(model, translations, documents, statuses, choice.detections)
+
+
+def _check_search(state: ServiceState, beam_size: int | None, n_best: int) -> int:
+    settings = state.settings
+    beam_size = beam_size or settings.default_beam_size
+    if beam_size > settings.max_beam_size:
+        raise ApiError(
+            422, "invalid_beam_size", f"beam_size must be between 1 and {settings.max_beam_size}"
+        )
+    if n_best > beam_size:
+        raise ApiError(
+            422, "invalid_n_best", f"n_best must be between 1 and beam_size ({beam_size})"
+        )
+    return beam_size
 
 
 async def translate_and_store(
@@ -227,42 +155,36 @@ async def translate_and_store(
     link_rule: str | None = None,
     candidates: int = 0,
     text_format: str = "text",
+    source_lang: str | None = None,
+    target_lang: str | None = None,
 ) -> TranslatedBatch:
-    """Check the rate and size limits, split the texts into sentences, decode every
-    sentence as its own row through the scheduler, join each text back and store one
-    document per text."""
-    settings = state.settings
-    translator = state.translator
-    assert translator is not None
+    """Check the rate and size limits, find the model for the language pair (detecting the
+    source when it is not given), split the texts into sentences, decode every sentence as
+    its own row through that model's scheduler, join each text back and store one document
+    per text."""
     await enforce_rate_limit(http_request, state, len(texts))
     check_sizes(state, texts)
+    beam_size = _check_search(state, beam_size, n_best)
     markup = [parse(text, text_format) for text in texts] if text_format != "text" else None
     if markup is not None:
         texts = [m.plain for m in markup]
-    beam_size = beam_size or settings.default_beam_size
-    if beam_size > settings.max_beam_size:
-        raise ApiError(
-            422, "invalid_beam_size", f"beam_size must be between 1 and {settings.max_beam_size}"
-        )
-    if n_best > beam_size:
-        raise ApiError(
-            422, "invalid_n_best", f"n_best must be between 1 and beam_size ({beam_size})"
-        )
+    choice = await choose_model(state, texts, source_lang, target_lang)
+    model = choice.model
     options = state.search_options(beam_size, n_best, candidates)
-    segmented = segment(state, texts, translator.artifact.source_lang)
+    segmented = segment(texts, model.source_lang, state.settings.max_queue)
     # Refuses an over-long sentence, naming it, before queueing.
-    sources = translator.encode_sources(segmented.sentences, segmented.labels)
-    state.metrics.source_tokens.inc(sum(len(s.ids) for s in sources))
-    results = await _decode(state, http_request, segmented.sentences, options)
-    state.metrics.source_characters.inc(sum(len(text) for text in texts))
-    results = _relinked(results, link_rule, state)
+    sources = model.translator.encode_sources(segmented.sentences, segmented.labels)
+    state.metrics.source_tokens.labels(model.key).inc(sum(len(s.ids) for s in sources))
+    results = await _decode(state, model, http_request, segmented.sentences, options)
+    state.metrics.source_characters.labels(model.key).inc(sum(len(text) for text in texts))
+    results = _relinked(results, link_rule, model)
     documents = [
         join_translations(text, spans, group)
         for text, spans, group in zip(
             texts, segmented.spans, segmented.regroup(results), strict=True
         )
     ]
-    batch = await _store_documents(state, documents, options)
+    batch = await _store_documents(state, choice, documents, options)
     if markup is None:
         return batch
     rendered = [
@@ -272,66 +194,18 @@ async def translate_and_store(
     return replace(batch, markup=rendered)
 
 
-def _pair_sentences(
-    state: ServiceState, pairs: list[tuple[str, str]]
-) -> tuple[Segmented, Segmented, list[str]]:
-    """Sentences of both sides, paired one to one where the segmenter finds as many on each
-    side; otherwise the pair is aligned as one unit (``whole``)."""
-    assert state.translator is not None
-    artifact = state.translator.artifact
-    source_texts, target_texts = [s for s, _ in pairs], [t for _, t in pairs]
-    sources = segment(state, source_texts, artifact.source_lang, "source")
-    targets = segment(state, target_texts, artifact.target_lang, "target")
-    pairing = [
-        "sentences" if len(s) == len(t) else "whole"
-        for s, t in zip(sources.spans, targets.spans, strict=True)
-    ]
-    if "whole" in pairing:
-        sources, targets = (
-            Segmented.of(
-                texts,
-                [
-                    spans if how == "sentences" else _whole(text)
-                    for text, spans, how in zip(texts, side.spans, pairing, strict=True)
-                ],
-                kind,
-            )
-            for texts, side, kind in (
-                (source_texts, sources, "source"),
-                (target_texts, targets, "target"),
-            )
-        )
-    return sources, targets, pairing
-
-
-def _paragraphs(target: str, units: int) -> list[Span]:
-    """Where each unit's text is in a plain target: the whole text for one unit, else one
-    line each (422 when the counts differ)."""
-    if units <= 1:
-        return _whole(target)[:units]
-    lines = whitespace_lines(target)
-    if len(lines) != units:
-        raise ApiError(
-            422,
-            "unit_count_mismatch",
-            f"the source markup has {units} blocks but the target has {len(lines)} "
-            "non-empty lines; give one line per block",
-        )
-    return lines
-
-
 async def align_and_store(
     state: ServiceState,
     http_request: Request,
     pairs: list[tuple[str, str]],
     link_rule: str | None = None,
     text_format: str = "text",
+    source_lang: str | None = None,
+    target_lang: str | None = None,
 ) -> TranslatedBatch:
     """Check the rate limit and the limits of both sides, pair the sentences of each side,
-    run the teacher-forced pass through the scheduler and store one document per pair.
-    With markup on the source side, the answer places it on each given target."""
-    translator = state.translator
-    assert translator is not None
+    run the teacher-forced pass through the model's scheduler and store one document per
+    pair. With markup on the source side, the answer places it on each given target."""
     await enforce_rate_limit(http_request, state, len(pairs))
     check_sizes(state, [source for source, _ in pairs], "source")
     check_sizes(state, [target for _, target in pairs], "target")
@@ -339,23 +213,28 @@ async def align_and_store(
     if text_format != "text":
         markup = [parse(source, text_format) for source, _ in pairs]
         placements = [
-            _paragraphs(target, len(m.ranges)) for m, (_, target) in zip(markup, pairs, strict=True)
+            paragraphs(target, len(m.ranges)) for m, (_, target) in zip(markup, pairs, strict=True)
         ]
         pairs = [(m.plain, target) for m, (_, target) in zip(markup, pairs, strict=True)]
-    sources, targets, pairing = _pair_sentences(state, pairs)
-    encoded = translator.encode_sources(sources.sentences, sources.labels)
-    translator.encode_targets(targets.sentences, targets.labels)  # refuses over-long targets
-    state.metrics.source_tokens.inc(sum(len(s.ids) for s in encoded))
+    choice = await choose_model(state, [s for s, _ in pairs], source_lang, target_lang)
+    model = choice.model
+    sources, targets, pairing = pair_sentences(
+        pairs, (model.source_lang, model.target_lang), state.settings.max_queue
+    )
+    encoded = model.translator.encode_sources(sources.sentences, sources.labels)
+    model.translator.encode_targets(targets.sentences, targets.labels)  # refuses long targets
+    state.metrics.source_tokens.labels(model.key).inc(sum(len(s.ids) for s in encoded))
     options = AlignOptions(length_penalty=state.settings.length_penalty)
     items = list(zip(sources.sentences, targets.sentences, strict=True))
-    results = _relinked(await _decode(state, http_request, items, options), link_rule, state)
+    aligned = await _decode(state, model, http_request, items, options)
+    results = _relinked(aligned, link_rule, model)
     documents = [
         assemble(source, s_spans, target, t_spans, group, pairing=how)
         for (source, target), s_spans, t_spans, group, how in zip(
             pairs, sources.spans, targets.spans, sources.regroup(results), pairing, strict=True
         )
     ]
-    batch = await _store_documents(state, documents, options)
+    batch = await _store_documents(state, choice, documents, options)
     if markup is None:
         return batch
     placed = [

@@ -14,7 +14,8 @@ import httpx
 
 from tests.conftest import LiveServer
 
-LONG_TEXT = " ".join(["And God said, Let there be light: and there was light."] * 6)
+# One sentence (the service splits texts into sentences): its clauses end with semicolons.
+LONG_TEXT = " ".join(["And God said, Let there be light: and there was light;"] * 6)
 
 
 def _connect(server: LiveServer) -> socket.socket:
@@ -136,7 +137,7 @@ def test_clients_that_leave_free_the_queue(start_server: Callable[..., LiveServe
             target=lambda done=running: done.append(httpx.post(url, json=body, timeout=60))
         )
         runner.start()
-        _wait_for_metric(server, "nmt_queue_depth_texts", 8, timeout=10)
+        _wait_for_metric(server, 'nmt_queue_depth_texts{model="en-es"}', 8, timeout=10)
         with _connect(server) as leaver:
             leaver.sendall(
                 b"POST /v1/translate HTTP/1.1\r\nHost: test\r\n"
@@ -145,15 +146,15 @@ def test_clients_that_leave_free_the_queue(start_server: Callable[..., LiveServe
                 + b"\r\n\r\n"
                 + payload
             )
-            _wait_for_metric(server, "nmt_queue_depth_texts", 16, timeout=10)
+            _wait_for_metric(server, 'nmt_queue_depth_texts{model="en-es"}', 16, timeout=10)
         # The leaver has gone while the long request still runs.
-        _wait_for_metric(server, "nmt_queue_depth_texts", 8, timeout=10)
+        _wait_for_metric(server, 'nmt_queue_depth_texts{model="en-es"}', 8, timeout=10)
         assert not running, "the long request ended too soon: the test proves nothing"
         later = httpx.post(url, json={"text": ["Amen."] * 8, "beam_size": 1}, timeout=60)
         assert later.status_code == 200, later.text  # admitted: the queue had room
         runner.join(timeout=60)
         assert running and running[0].status_code == 200
 
-    decoded = _metric(server, "nmt_batch_size_texts_sum")
+    decoded = _metric(server, 'nmt_batch_size_texts_sum{model="en-es"}')
     assert decoded == 3 * (8 + 8)  # the long and the later requests; no leaver's text
     assert _metric(server, "nmt_cancelled_requests_total") == 3

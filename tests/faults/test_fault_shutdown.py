@@ -12,7 +12,8 @@ import httpx
 
 from tests.conftest import LiveServer
 
-LONG_TEXT = " ".join(["And God said, Let there be light: and there was light."] * 8)
+# One sentence (the service splits texts into sentences): its clauses end with semicolons.
+LONG_TEXT = " ".join(["And God said, Let there be light: and there was light;"] * 8)
 
 
 def _post(server: LiveServer, results: list[httpx.Response | Exception], texts: int) -> None:

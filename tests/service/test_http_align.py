@@ -47,6 +47,7 @@ def test_each_pair_is_answered_in_order_with_its_fields(batch: dict[str, Any]) -
             "token_scores",
             "sentences",
             "sentence_pairing",
+            "target_markup",
             "stored",
             "storage",
             "alignment",

@@ -44,11 +44,11 @@ def test_concurrent_requests_are_batched(start_server: Callable[..., LiveServer]
         assert document.json()["alignment"] == translation["alignment"]
 
     metrics = metric_samples(server)
-    batches, texts = metrics["nmt_batch_size_texts_count"], metrics["nmt_batch_size_texts_sum"]
+    batches, texts = metrics['nmt_batch_size_texts_count{model="en-es"}'], metrics['nmt_batch_size_texts_sum{model="en-es"}']
     assert texts == len(TEXTS)
     assert batches < len(TEXTS)
-    assert metrics['nmt_batch_size_texts_bucket{le="1.0"}'] < batches  # a batch of 2 or more
-    assert metrics["nmt_queue_depth_texts"] == 0
+    assert metrics['nmt_batch_size_texts_bucket{le="1.0",model="en-es"}'] < batches  # a batch of 2 or more
+    assert metrics['nmt_queue_depth_texts{model="en-es"}'] == 0
 
 
 def test_full_queue_answers_503_with_retry_after(start_server: Callable[..., LiveServer]) -> None:
@@ -71,7 +71,7 @@ def test_full_queue_answers_503_with_retry_after(start_server: Callable[..., Liv
     metrics = metric_samples(server)
     route = 'method="POST",route="/v1/translate"'
     assert metrics[f'nmt_http_requests_total{{{route},status="503"}}'] == statuses.count(503)
-    assert metrics["nmt_queue_depth_texts"] == 0
+    assert metrics['nmt_queue_depth_texts{model="en-es"}'] == 0
 
 
 def test_requests_in_flight_finish_on_sigterm(start_server: Callable[..., LiveServer]) -> None:
@@ -88,7 +88,7 @@ def test_requests_in_flight_finish_on_sigterm(start_server: Callable[..., LiveSe
     sender = threading.Thread(target=send)
     sender.start()
     deadline = time.monotonic() + 10
-    while metric_samples(server)["nmt_queue_depth_texts"] < 2:
+    while metric_samples(server)['nmt_queue_depth_texts{model="en-es"}'] < 2:
         assert time.monotonic() < deadline, "the request never reached the queue"
         time.sleep(0.02)
     assert server.stop() in (0, -15)  # uvicorn re-raises SIGTERM after a clean shutdown

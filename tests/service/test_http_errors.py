@@ -200,7 +200,7 @@ def test_wrong_method_is_405(shared_server: LiveServer, method: str, path: str) 
     assert_error(response, 405, "method_not_allowed")
 
 
-@pytest.mark.parametrize("path", ["/nope", "/v1", "/v2/translate", "/v1/translate/extra"])
+@pytest.mark.parametrize("path", ["/nope", "/v1", "/v3/translate", "/v1/translate/extra"])
 def test_unknown_route_is_404(shared_server: LiveServer, path: str) -> None:
     response = httpx.post(f"{shared_server.url}{path}", json={"text": "a"}, timeout=10)
     assert_error(response, 404, "not_found")

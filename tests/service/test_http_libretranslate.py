@@ -37,12 +37,15 @@ def test_the_client_lists_the_languages(shared_server: LiveServer) -> None:
     ]
 
 
-def test_detect_names_the_only_language_without_claiming_confidence(
-    shared_server: LiveServer,
-) -> None:
-    assert LibreTranslateAPI(shared_server.url).detect("Hola mundo") == [
-        {"language": "en", "confidence": 0.0}
-    ]
+def test_detect_ranks_the_served_languages_with_confidences(shared_server: LiveServer) -> None:
+    client = LibreTranslateAPI(shared_server.url)
+    spanish = client.detect("¿Dónde está la casa de mi padre?")
+    english = client.detect("Where is the house of my father?")
+    assert [d["language"] for d in spanish] == ["es", "en"]
+    assert [d["language"] for d in english] == ["en", "es"]
+    for ranked in (spanish, english):
+        assert ranked[0]["confidence"] > 50 > ranked[1]["confidence"]
+        assert abs(sum(d["confidence"] for d in ranked) - 100) < 0.1
 
 
 def error_of(call: Callable[[], object]) -> tuple[int, dict[str, str]]:
@@ -98,7 +101,9 @@ def test_lists_alternatives_auto_source_and_alignment_ids(shared_server: LiveSer
     body = response.json()
     assert body["translatedText"] == [v1_translation(shared_server, t) for t in texts]
     assert [len(a) for a in body["alternatives"]] == [2, 2]
-    assert body["detectedLanguage"] == [{"language": "en", "confidence": 0.0}] * 2
+    # One model reads only English: that is the source, with what detection says of it.
+    assert [d["language"] for d in body["detectedLanguage"]] == ["en", "en"]
+    assert all(0 < d["confidence"] <= 100 for d in body["detectedLanguage"])
     for text, doc_id in zip(texts, body["alignment_id"], strict=True):
         document = httpx.get(f"{shared_server.url}/v1/translations/{doc_id}").json()
         assert document["source"] == text

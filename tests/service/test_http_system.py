@@ -74,10 +74,10 @@ def test_metrics_count_requests_batches_and_tokens(shared_server: LiveServer) ->
     assert delta(f'nmt_http_requests_total{{{route},status="422"}}') == 1
     assert delta(f'nmt_http_request_duration_seconds_count{{{route},status="200"}}') == 1
     assert delta(f'nmt_http_request_duration_seconds_bucket{{le="+Inf",{route},status="200"}}') == 1
-    assert delta("nmt_batch_size_texts_count") == 1
-    assert delta("nmt_batch_size_texts_sum") == 2
-    assert delta("nmt_target_tokens_total") == target_tokens
-    assert after["nmt_queue_depth_texts"] == 0
+    assert delta('nmt_batch_size_texts_count{model="en-es"}') == 1
+    assert delta('nmt_batch_size_texts_sum{model="en-es"}') == 2
+    assert delta('nmt_target_tokens_total{model="en-es"}') == target_tokens
+    assert after['nmt_queue_depth_texts{model="en-es"}'] == 0
 
 
 def test_request_id_is_echoed(shared_server: LiveServer) -> None:
@@ -117,6 +117,7 @@ def test_openapi_documents_the_translate_request(shared_server: LiveServer) -> N
         "return_attention",
         "return_candidates",
         "link_rule",
+        "format",
     }
     assert set(request["properties"]) == fields
     assert request["required"] == ["text"]

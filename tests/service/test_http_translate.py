@@ -70,6 +70,7 @@ def test_every_translation_has_its_fields(batch: dict[str, Any]) -> None:
             "text",
             "score",
             "sentences",
+            "plain",
             "alternatives",
             "stored",
             "storage",

@@ -10,7 +10,7 @@ from service.api.deps import Ready, require_api_key
 from service.api.documents import json_bytes, matrix, sentences_json
 from service.api.routes.translations import links_to_document
 from service.api.schemas import AlignRequest, AlignResponse, ErrorResponse
-from service.api.translation_pipeline import align_and_store, check_languages
+from service.api.translation_pipeline import align_and_store
 from service.storage import StorageStatus
 
 router = APIRouter(prefix="/v1", tags=["translation"], dependencies=[Depends(require_api_key)])
@@ -29,9 +29,14 @@ async def align(request: AlignRequest, state: Ready, http_request: Request) -> R
     """Align given translation pairs: the model runs teacher-forced over each target and
     answers its attention, word alignment and the log-probability of every target piece
     (useful for quality estimation and reranking). Stored like translations."""
-    check_languages(state, request.source_lang, request.target_lang)
     batch = await align_and_store(
-        state, http_request, request.pairs, request.link_rule, request.format
+        state,
+        http_request,
+        request.pairs,
+        request.link_rule,
+        request.format,
+        request.source_lang,
+        request.target_lang,
     )
     markup = batch.markup
     body = {

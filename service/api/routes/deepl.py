@@ -129,7 +129,7 @@ def _check_key(request: Request, state: ServiceState) -> None:
 
 
 def _ready(state: ServiceState) -> None:
-    if not state.ready or state.translator is None:
+    if not state.ready or not state.models:
         raise DeepLError(503, state.status_message, {"Retry-After": "1"})
 
 
@@ -177,14 +177,21 @@ async def _translate(request: Request, state: ServiceState) -> dict[str, Any]:
     _check_key(request, state)
     form = _parse_translate(await _fields(request))
     _ready(state)
-    source, _ = _pair(state, form.source_lang, form.target_lang)
+    source, target = _pair(state, form.source_lang, form.target_lang)
     batch = await translate_and_store(
-        state, request, form.text, None, 1, text_format=form.tag_handling or "text"
+        state,
+        request,
+        form.text,
+        None,
+        1,
+        text_format=form.tag_handling or "text",
+        source_lang=None if form.source_lang is None else source,
+        target_lang=target,
     )
     return {
         "translations": [
             {
-                "detected_source_language": source.upper(),
+                "detected_source_language": batch.model["source_lang"].upper(),
                 "text": translated,
                 "billed_characters": len(text),
             }
@@ -262,8 +269,8 @@ async def usage(request: Request, state: State) -> JSONResponse:
 
     async def work() -> dict[str, int]:
         _check_key(request, state)
-        count = state.metrics.registry.get_sample_value("nmt_source_characters_total") or 0
-        return {"character_count": int(count), "character_limit": CHARACTER_LIMIT}
+        count = state.metrics.characters_translated()
+        return {"character_count": count, "character_limit": CHARACTER_LIMIT}
 
     return await _answer(state, work())
 

@@ -186,7 +186,7 @@ def _check_key(request: Request, state: ServiceState, given: str | None) -> None
 
 
 def _ready(state: ServiceState) -> None:
-    if not state.ready or state.translator is None:
+    if not state.ready or not state.models:
         raise LibreTranslateError(503, state.status_message, {"Retry-After": "1"})
 
 
@@ -227,7 +227,14 @@ async def _translate(request: Request, state: ServiceState) -> dict[str, Any]:
     beam_size = max(state.settings.default_beam_size, n_best)
     texts = [form.q] if isinstance(form.q, str) else form.q
     batch = await translate_and_store(
-        state, request, texts, beam_size, n_best, text_format=form.format
+        state,
+        request,
+        texts,
+        beam_size,
+        n_best,
+        text_format=form.format,
+        source_lang=None if form.source == AUTO else source,
+        target_lang=form.target,
     )
 
     def one(values: list[Any]) -> Any:
@@ -240,8 +247,10 @@ async def _translate(request: Request, state: ServiceState) -> dict[str, Any]:
     if alternatives:
         result["alternatives"] = one([[a.text for a in t.alternatives] for t in batch.translations])
     if form.source == AUTO:
-        # The model reads one language: it names it without claiming to have detected it.
-        result["detectedLanguage"] = one([{"language": source, "confidence": 0.0}] * len(texts))
+        detections = batch.detections or [(batch.model["source_lang"], 100.0)] * len(texts)
+        result["detectedLanguage"] = one(
+            [{"language": lang, "confidence": round(c, 2)} for lang, c in detections]
+        )
     return result
 
 
@@ -299,15 +308,16 @@ async def languages(state: State) -> JSONResponse:
     openapi_extra=_body_doc(DetectForm),
 )
 async def detect(request: Request, state: State) -> JSONResponse:
-    """This service does not detect languages: its model reads one. The answer names the
-    served source languages with confidence 0, so a client can go on without being misled."""
+    """The language of ``q`` among the languages the service serves, best first, with
+    LibreTranslate's confidence scale (0 to 100)."""
 
     async def work() -> list[dict[str, Any]]:
         parsed = await _form(request, DetectForm)
         _check_key(request, state, parsed.api_key)
         _ready(state)
-        sources = dict.fromkeys(source for source, _ in served_pairs(state))
-        return [{"language": source, "confidence": 0.0} for source in sources]
+        identifier = await state.identifier()
+        ranked = identifier.detect(parsed.q)
+        return [{"language": lang, "confidence": round(c, 2)} for lang, c in ranked]
 
     return await _answer(state, work())
 

@@ -71,19 +71,19 @@ async def metrics(state: State) -> Response:
 
 @router.get("/v1/models", tags=["models"], dependencies=[Depends(require_api_key)])
 async def models(state: Ready) -> dict[str, Any]:
-    """The served model: language pair, sizes, version, scores, execution provider."""
-    assert state.translator is not None
-    config = state.translator.artifact.config
+    """The served models, one per language pair: pair, sizes, version, scores, execution
+    provider, and the limits requests to them share."""
     return {
         "models": [
             {
-                **model_info(state),
-                "sizes": config.get("model", {}),
-                "scores": config.get("scores", {}),
-                "training_data": config.get("training_data", {}),
+                **model_info(model),
+                "sizes": model.translator.artifact.config.get("model", {}),
+                "scores": model.translator.artifact.config.get("scores", {}),
+                "training_data": model.translator.artifact.config.get("training_data", {}),
                 "max_beam_size": state.settings.max_beam_size,
                 "max_texts": state.settings.max_texts,
                 "max_chars": state.settings.max_chars,
             }
+            for model in state.models
         ]
     }

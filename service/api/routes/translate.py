@@ -10,7 +10,7 @@ from service.api.deps import Ready, require_api_key
 from service.api.documents import json_bytes, sentences_json
 from service.api.routes.translations import links_to_document
 from service.api.schemas import ErrorResponse, TranslateRequest, TranslateResponse
-from service.api.translation_pipeline import check_languages, translate_and_store
+from service.api.translation_pipeline import translate_and_store
 from service.storage import StorageStatus
 
 router = APIRouter(prefix="/v1", tags=["translation"], dependencies=[Depends(require_api_key)])
@@ -27,7 +27,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 )
 async def translate(request: TranslateRequest, state: Ready, http_request: Request) -> Response:
     """Translate one text or a batch, with each translation's attention and word alignment."""
-    check_languages(state, request.source_lang, request.target_lang)
     batch = await translate_and_store(
         state,
         http_request,
@@ -37,6 +36,8 @@ async def translate(request: TranslateRequest, state: Ready, http_request: Reque
         request.link_rule,
         request.return_candidates,
         request.format,
+        request.source_lang,
+        request.target_lang,
     )
     markup = batch.markup
     body = {

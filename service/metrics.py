@@ -1,13 +1,15 @@
-"""Prometheus metrics, one registry per application."""
+"""Prometheus metrics, one registry per application; decoding metrics carry the model's
+language pair as the ``model`` label."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from service.registry import ServedModel
 from service.storage import BreakerState, DocumentWriter
 
 BREAKER_VALUES = {BreakerState.closed: 0, BreakerState.half_open: 1, BreakerState.open: 2}
@@ -35,43 +37,42 @@ class Metrics:
         self.batch_size = Histogram(
             "nmt_batch_size_texts",
             "Texts per decoding batch",
+            ["model"],
             buckets=BATCH_BUCKETS,
             registry=self.registry,
         )
         self.batch_seconds = Histogram(
             "nmt_batch_duration_seconds",
             "Decoding time per batch",
+            ["model"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
-        )
-        self.queue_depth = Gauge(
-            "nmt_queue_depth_texts", "Texts queued or being decoded", registry=self.registry
         )
         self.step_rows = Histogram(
             "nmt_step_rows",
             "Decoder rows per step",
+            ["model"],
             buckets=(*BATCH_BUCKETS, 512, 1024),
             registry=self.registry,
         )
         self.step_seconds = Histogram(
             "nmt_step_duration_seconds",
             "Time per decoder step",
+            ["model"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.running_rows = Gauge(
-            "nmt_running_rows", "Decoder rows in the running batch", registry=self.registry
-        )
         self.source_tokens = Counter(
-            "nmt_source_tokens_total", "Source tokens encoded", registry=self.registry
+            "nmt_source_tokens_total", "Source tokens encoded", ["model"], registry=self.registry
         )
         self.source_characters = Counter(
             "nmt_source_characters_total",
             "Characters of the source texts translated",
+            ["model"],
             registry=self.registry,
         )
         self.target_tokens = Counter(
-            "nmt_target_tokens_total", "Target tokens decoded", registry=self.registry
+            "nmt_target_tokens_total", "Target tokens decoded", ["model"], registry=self.registry
         )
         self.cancelled = Counter(
             "nmt_cancelled_requests_total",
@@ -89,13 +90,57 @@ class Metrics:
     def watch_writer(self, writer: DocumentWriter) -> None:
         self.registry.register(_WriterCollector(writer))
 
-    def observe_step(self, rows: int, seconds: float) -> None:
-        self.step_rows.observe(rows)
-        self.step_seconds.observe(seconds)
+    def characters_translated(self) -> int:
+        """Source characters translated since start, every model together."""
+        return int(
+            sum(
+                sample.value
+                for family in self.source_characters.collect()
+                for sample in family.samples
+                if sample.name.endswith("_total")
+            )
+        )
 
-    def observe_batch(self, size: int, seconds: float) -> None:
-        self.batch_size.observe(size)
-        self.batch_seconds.observe(seconds)
+    def watch_models(self, models: Iterable[ServedModel]) -> None:
+        self.registry.register(_SchedulerCollector(list(models)))
+
+    def step_observer(self, model: str) -> Callable[[int, float], None]:
+        rows, seconds = self.step_rows.labels(model), self.step_seconds.labels(model)
+
+        def observe(n: int, elapsed: float) -> None:
+            rows.observe(n)
+            seconds.observe(elapsed)
+
+        return observe
+
+    def batch_observer(self, model: str) -> Callable[[int, float], None]:
+        size, seconds = self.batch_size.labels(model), self.batch_seconds.labels(model)
+
+        def observe(n: int, elapsed: float) -> None:
+            size.observe(n)
+            seconds.observe(elapsed)
+
+        return observe
+
+
+class _SchedulerCollector(Collector):
+    """Each model's queue and running batch, read when /metrics is scraped."""
+
+    def __init__(self, models: list[ServedModel]) -> None:
+        self.models = models
+
+    def collect(self) -> Iterator[Metric]:
+        queued = GaugeMetricFamily(
+            "nmt_queue_depth_texts", "Texts queued or being decoded", labels=["model"]
+        )
+        running = GaugeMetricFamily(
+            "nmt_running_rows", "Decoder rows in the running batch", labels=["model"]
+        )
+        for model in self.models:
+            queued.add_metric([model.key], model.scheduler.queue_depth)
+            running.add_metric([model.key], model.scheduler.running_rows)
+        yield queued
+        yield running
 
 
 class _WriterCollector(Collector):
