@@ -15,6 +15,7 @@ const view = {
   links: false,
   step: 0,
   features: { candidates: false, align: false },
+  models: null, // the GET /v1/models call filling the direction picker
 };
 
 // ---- API ---------------------------------------------------------------------------------
@@ -695,6 +696,7 @@ async function submit(event) {
   const format = $("format").value;
   const markup = format !== "text";
   try {
+    await view.models; // the direction picker is filled before the first request
     if (mode() === "align") {
       const body = { source: $("source").value, target: $("target").value, link_rule: $("link-rule").value, ...direction() };
       if (markup) body.format = format;
@@ -778,7 +780,7 @@ function init() {
   key.value = sessionStorage.getItem(KEY_STORAGE) || "";
   if (key.value) $("key-box").open = true;
   key.addEventListener("input", () => sessionStorage.setItem(KEY_STORAGE, key.value));
-  key.addEventListener("change", loadModels);
+  key.addEventListener("change", () => (view.models = loadModels()));
   $("form").addEventListener("submit", submit);
   $("source").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("form").requestSubmit();
@@ -818,7 +820,7 @@ function init() {
   document.querySelectorAll("#links [data-download]").forEach((a) => a.addEventListener("click", download));
   setMode();
   detectFeatures();
-  loadModels();
+  view.models = loadModels();
   const match = window.location.pathname.match(/^\/t\/([^/]+)$/);
   if (match) loadPermalink(match[1]);
 }
