@@ -1,5 +1,6 @@
 // Alignment explorer: a page over the public API (POST /v1/translate, POST /v1/align,
-// GET /v1/translations/{id}). No framework, no build step.
+// GET /v1/translations/{id}, GET /v1/models). No framework, no build step; the markup view
+// is in markup.js.
 "use strict";
 
 const EOS = "</s>";
@@ -8,12 +9,13 @@ const KEY_STORAGE = "bahdanau-serve.api-key";
 const $ = (id) => document.getElementById(id);
 
 const view = {
-  doc: null, // {id, source, text, score, alternatives, stored, alignment, candidates, token_scores}
+  doc: null, // {id, source, text, score, alternatives, storage, alignment, sentences, candidates, token_scores, markup}
   level: "word",
   matrix: "attention",
   links: false,
   step: 0,
   features: { candidates: false, align: false },
+  models: null, // the GET /v1/models call filling the direction picker
 };
 
 // ---- API ---------------------------------------------------------------------------------
@@ -88,38 +90,162 @@ function pieceToWord(spans) {
   return owner;
 }
 
-/** Labels, matrices and links at the chosen level. */
-function levelData(alignment, level) {
-  const head = alignment.alignment_head || null;
-  const links = (alignment.pharaoh || "")
+function parseLinks(pharaoh) {
+  return (pharaoh || "")
     .split(/\s+/)
     .filter(Boolean)
     .map((pair) => pair.split("-").map(Number)); // [source word, target word]
-  if (level === "word") {
-    return {
-      source: alignment.words.source,
-      target: alignment.words.target,
-      attention: alignment.words.attention,
-      head: head ? head.words : null,
-      links: links.map(([s, t]) => [[s, t]]),
-    };
-  }
-  const sourceSpans = wordSpans(alignment.source_tokens);
-  const targetSpans = wordSpans(alignment.target_tokens);
-  return {
-    source: alignment.source_tokens,
-    target: alignment.target_tokens,
-    attention: alignment.attention,
-    head: head ? head.attention : null,
-    // A word link marks every piece pair of the two words.
-    links: links.map(([s, t]) => {
-      const cells = [];
-      const [s0, s1] = sourceSpans[s] || [s, s + 1];
-      const [t0, t1] = targetSpans[t] || [t, t + 1];
-      for (let j = t0; j < t1; j++) for (let i = s0; i < s1; i++) cells.push([i, j]);
-      return cells;
-    }),
+}
+
+/**
+ * The sentence blocks of an alignment: `alignment.sentences`, or for a text of one sentence
+ * one block over the top-level matrices, so both read the same way.
+ */
+function sentenceBlocks(alignment) {
+  if (alignment.sentences && alignment.sentences.length) return alignment.sentences;
+  const words = alignment.words;
+  return [
+    {
+      source_tokens: [0, alignment.source_tokens.length],
+      target_tokens: [0, alignment.target_tokens.length],
+      source_words: [0, words.source.length - 1],
+      target_words: [0, words.target.length - 1],
+      attention: alignment.attention,
+      words_attention: words.attention,
+      alignment_head: alignment.alignment_head || null,
+    },
+  ];
+}
+
+/**
+ * Labels, matrices and links at the chosen level, sentence by sentence.
+ *
+ * Every label, chip and cell carries a key on its side (`data-s`, `data-t`): at the word
+ * level the index into `words.source` / `words.target` (the last sentence's `</s>` is their
+ * final `</s>`, an earlier sentence's `</s>` is `eos<k>`); at the subword level the index
+ * into `source_tokens` / `target_tokens`. `pos` finds a key's sentence and row or column,
+ * `word` its word (for the markup view), `linked` the keys its Pharaoh links reach.
+ */
+function levelData(alignment, level) {
+  const words = alignment.words;
+  const raw = sentenceBlocks(alignment);
+  const last = raw.length - 1;
+  const wordLinks = parseLinks(alignment.pharaoh);
+  const data = {
+    source: [],
+    target: [],
+    sourceKeys: [],
+    targetKeys: [],
+    blocks: [],
+    pos: { s: new Map(), t: new Map() },
+    word: { s: new Map(), t: new Map() },
+    linked: { s: new Map(), t: new Map() },
+    pieces: { s: new Map(), t: new Map() }, // word -> its piece keys (subword level)
   };
+  raw.forEach((block, k) => {
+    const sides = {};
+    for (const [side, tokens, wordRange, pieceRange] of [
+      ["s", alignment.source_tokens, block.source_words, block.source_tokens],
+      ["t", alignment.target_tokens, block.target_words, block.target_tokens],
+    ]) {
+      const [w0, w1] = wordRange;
+      const [p0, p1] = pieceRange;
+      const pieceWords = wordSpans(tokens.slice(p0, p1)); // its words, then its </s>
+      const eosKey = k === last ? String((side === "s" ? words.source : words.target).length - 1) : `eos${k}`;
+      const labels = [];
+      const keys = [];
+      const wordOf = []; // local row/column -> global word or null
+      if (level === "word") {
+        for (let w = w0; w < w1; w++) {
+          labels.push((side === "s" ? words.source : words.target)[w]);
+          keys.push(String(w));
+          wordOf.push(w);
+        }
+        labels.push(EOS);
+        keys.push(eosKey);
+        wordOf.push(null);
+      } else {
+        const owner = pieceToWord(pieceWords);
+        for (let p = p0; p < p1; p++) {
+          labels.push(tokens[p]);
+          keys.push(String(p));
+          const w = owner[p - p0];
+          wordOf.push(w < w1 - w0 ? w0 + w : null);
+        }
+      }
+      keys.forEach((key, i) => {
+        data.pos[side].set(key, { k, i });
+        if (wordOf[i] !== null) data.word[side].set(key, wordOf[i]);
+      });
+      pieceWords.forEach(([a, b], w) => {
+        if (w < w1 - w0) {
+          const globalKeys = [];
+          for (let p = a; p < b; p++) globalKeys.push(String(p0 + p));
+          data.pieces[side].set(w0 + w, globalKeys);
+        }
+      });
+      sides[side] = { labels, keys, wordRange, pieceWords, p0 };
+    }
+    // A word link marks its one cell at the word level, every piece pair of the two words
+    // at the subword level.
+    const cells = [];
+    for (const [s, t] of wordLinks) {
+      const [sw0, sw1] = block.source_words;
+      const [tw0, tw1] = block.target_words;
+      if (s < sw0 || s >= sw1 || t < tw0 || t >= tw1) continue;
+      const pair = [];
+      if (level === "word") pair.push([s - sw0, t - tw0]);
+      else {
+        const [a0, a1] = sides.s.pieceWords[s - sw0];
+        const [b0, b1] = sides.t.pieceWords[t - tw0];
+        for (let j = b0; j < b1; j++) for (let i = a0; i < a1; i++) pair.push([i, j]);
+      }
+      cells.push(...pair);
+      for (const [i, j] of pair) {
+        const sKey = sides.s.keys[i];
+        const tKey = sides.t.keys[j];
+        if (!data.linked.s.has(sKey)) data.linked.s.set(sKey, new Set());
+        if (!data.linked.t.has(tKey)) data.linked.t.set(tKey, new Set());
+        data.linked.s.get(sKey).add(tKey);
+        data.linked.t.get(tKey).add(sKey);
+      }
+    }
+    const head = block.alignment_head || null;
+    data.blocks.push({
+      k,
+      source: sides.s.labels,
+      target: sides.t.labels,
+      sourceKeys: sides.s.keys,
+      targetKeys: sides.t.keys,
+      attention: level === "word" ? block.words_attention : block.attention,
+      head: head ? (level === "word" ? head.words : head.attention) : null,
+      pieceAttention: block.attention,
+      sourcePieceWords: sides.s.pieceWords,
+      targetPieceWords: sides.t.pieceWords,
+      sourcePieces: block.source_tokens,
+      targetPieces: block.target_tokens,
+      links: cells,
+    });
+  });
+  // The whole text's rows.
+  if (level === "word") {
+    data.source = words.source;
+    data.target = words.target;
+    data.sourceKeys = words.source.map((_, i) => String(i));
+    data.targetKeys = words.target.map((_, i) => String(i));
+  } else {
+    data.source = alignment.source_tokens;
+    data.target = alignment.target_tokens;
+    data.sourceKeys = data.source.map((_, i) => String(i));
+    data.targetKeys = data.target.map((_, i) => String(i));
+  }
+  return data;
+}
+
+/** The keys of a word at the current level. */
+function keysOfWord(side, word) {
+  if (view.level === "word") return [String(word)];
+  return view.data.pieces[side].get(word) || [];
 }
 
 const grey = (w) => {
@@ -143,12 +269,32 @@ function el(tag, attrs = {}, ...children) {
 
 // ---- rendering ---------------------------------------------------------------------------
 
+function imageHref(doc, format, sentence) {
+  const params = new URLSearchParams({ level: view.level });
+  if (view.matrix === "head" && view.data && view.data.blocks.some((b) => b.head)) params.set("matrix", "alignment_head");
+  if (sentence !== null) params.set("sentence", String(sentence));
+  return `/v1/translations/${doc.id}/alignment.${format}?${params}`;
+}
+
+function imageName(doc, format, sentence) {
+  return `${doc.id}-${view.level}${sentence === null ? "" : `-s${sentence + 1}`}.${format}`;
+}
+
+/** A document has a permalink as soon as it has an id, unless the buffer dropped it. */
+function storageOf(doc) {
+  if (doc.storage) return doc.storage;
+  return doc.stored === false ? "pending" : "stored";
+}
+
 function renderSummary(doc) {
   $("translation-text").textContent = doc.text;
+  if (doc.model && doc.model.target_lang) $("translation-text").lang = doc.model.target_lang;
   const scores = [];
   if (doc.score !== undefined && doc.score !== null) scores.push(`score ${fmt(doc.score, 3)}`);
   if (doc.model) scores.push(`${doc.model.name} ${doc.model.version}`);
-  if (doc.options) scores.push(`beam ${doc.options.beam_size}`);
+  if (doc.options && doc.options.beam_size) scores.push(`beam ${doc.options.beam_size}`);
+  const count = (doc.sentences || []).length;
+  if (count > 1) scores.push(`${count} sentences`);
   $("score").textContent = scores.join(" · ");
   const list = $("alternatives");
   list.replaceChildren(
@@ -157,51 +303,63 @@ function renderSummary(doc) {
     ),
   );
   list.hidden = !(doc.alternatives || []).length;
-  const stored = doc.stored !== false;
-  $("links").hidden = !stored;
-  if (stored) {
-    const base = `/v1/translations/${doc.id}`;
+  const storage = storageOf(doc);
+  const linked = Boolean(doc.id) && storage !== "dropped";
+  $("links").hidden = !linked;
+  $("storage-note").hidden = storage !== "pending";
+  $("dropped-note").hidden = storage !== "dropped";
+  if (linked) {
+    const multi = isMulti(doc);
     $("permalink").href = `/t/${doc.id}`;
-    $("dl-json").href = base;
-    $("dl-svg").href = `${base}/alignment.svg?level=${view.level}`;
-    $("dl-png").href = `${base}/alignment.png?level=${view.level}`;
+    $("dl-json").href = `/v1/translations/${doc.id}`;
     $("dl-json").download = `${doc.id}.json`;
-    $("dl-svg").download = `${doc.id}-${view.level}.svg`;
-    $("dl-png").download = `${doc.id}-${view.level}.png`;
+    $("dl-images").hidden = multi; // several sentences: each heatmap has its own downloads
+    if (!multi) {
+      for (const format of ["svg", "png"]) {
+        $(`dl-${format}`).href = imageHref(doc, format, null);
+        $(`dl-${format}`).download = imageName(doc, format, null);
+      }
+    }
   }
 }
 
-function renderWords(data) {
-  const chips = (tokens, side) =>
-    tokens.map((token, index) =>
-      el("span", { class: "word", tabindex: "0", [`data-${side}`]: String(index), text: show(token) }),
-    );
-  $("source-words").replaceChildren(...chips(data.source, "s"));
-  $("target-words").replaceChildren(...chips(data.target, "t"));
+const isMulti = (doc) => Boolean(doc.alignment.sentences && doc.alignment.sentences.length);
+
+function chips(tokens, keys, side) {
+  return tokens.map((token, index) =>
+    el("span", { class: "word", tabindex: "0", [`data-${side}`]: keys[index], text: show(token) }),
+  );
 }
 
-function heatmap(title, matrix, data, kind) {
+function renderWords(data) {
+  $("source-words").replaceChildren(...chips(data.source, data.sourceKeys, "s"));
+  $("target-words").replaceChildren(...chips(data.target, data.targetKeys, "t"));
+}
+
+function heatmap(title, matrix, block, kind) {
   const grid = el("div", {
     class: "heatmap",
     role: "grid",
     "aria-label": title,
     "data-kind": kind,
-    style: `grid-template-columns: max-content repeat(${data.source.length}, var(--cell));`,
+    "data-k": String(block.k),
+    style: `grid-template-columns: max-content repeat(${block.source.length}, var(--cell));`,
   });
   grid.append(el("div", { class: "corner" }));
-  data.source.forEach((token, i) =>
-    grid.append(el("div", { class: "col-label", "data-s": String(i), tabindex: "-1", text: show(token) })),
+  block.source.forEach((token, i) =>
+    grid.append(el("div", { class: "col-label", "data-s": block.sourceKeys[i], tabindex: "-1", text: show(token) })),
   );
-  const linked = new Set(data.links.flat().map(([i, j]) => `${j}:${i}`));
+  const linked = new Set(block.links.map(([i, j]) => `${j}:${i}`));
   matrix.forEach((row, j) => {
-    grid.append(el("div", { class: "row-label", "data-t": String(j), tabindex: "0", text: show(data.target[j]) }));
+    const tKey = block.targetKeys[j];
+    grid.append(el("div", { class: "row-label", "data-t": tKey, tabindex: "0", text: show(block.target[j]) }));
     row.forEach((w, i) => {
       const cell = el("div", {
         class: "cell",
-        "data-s": String(i),
-        "data-t": String(j),
+        "data-s": block.sourceKeys[i],
+        "data-t": tKey,
         "data-w": fmt(w, 4),
-        title: `${show(data.source[i])} → ${show(data.target[j])}: ${fmt(w, 3)}`,
+        title: `${show(block.source[i])} → ${show(block.target[j])}: ${fmt(w, 3)}`,
         style: `background:${grey(w)}`,
       });
       if (view.links && linked.has(`${j}:${i}`)) cell.classList.add("link");
@@ -211,14 +369,66 @@ function heatmap(title, matrix, data, kind) {
   return el("figure", { class: "matrix" }, el("figcaption", { text: title }), grid);
 }
 
-function renderMatrices(data) {
-  const figures = [];
-  const hasHead = Boolean(data.head);
+/** One group per sentence: its texts, its heatmap(s) and, for several, its downloads. */
+function renderMatrices(doc, data) {
+  const hasHead = data.blocks.some((block) => block.head);
   const choice = hasHead ? view.matrix : "attention";
-  if (choice !== "head") figures.push(heatmap("Model attention α", data.attention, data, "attention"));
-  if (hasHead && choice !== "attention") figures.push(heatmap("Alignment head", data.head, data, "head"));
-  $("matrices").replaceChildren(...figures);
+  const multi = data.blocks.length > 1;
+  const groups = data.blocks.map((block) => {
+    const figures = [];
+    const prefix = multi ? `Sentence ${block.k + 1}: ` : "";
+    if (choice !== "head") figures.push(heatmap(`${prefix}model attention α`, block.attention, block, "attention"));
+    if (block.head && choice !== "attention") figures.push(heatmap(`${prefix}alignment head`, block.head, block, "head"));
+    const group = el("section", { class: "sentence-map", "data-k": String(block.k), "aria-label": `Sentence ${block.k + 1}` });
+    if (multi) group.append(sentenceHeader(doc, block.k));
+    group.append(el("div", { class: "figures" }, ...figures));
+    return group;
+  });
+  $("matrices").replaceChildren(...groups);
+  $("matrices").classList.toggle("multi", multi);
   $("matrix-choice").hidden = !hasHead;
+}
+
+function sentenceHeader(doc, k) {
+  const sentence = (doc.sentences || [])[k];
+  const header = el("header", { class: "sentence-head" }, el("h3", { text: `Sentence ${k + 1}` }));
+  if (sentence) {
+    const source = plainSource(doc).slice(...sentence.source_span);
+    const target = doc.text.slice(...sentence.target_span);
+    header.append(
+      el("p", { class: "sentence-text" }, el("span", { class: "tag", text: "source" }), el("span", { text: source })),
+      el("p", { class: "sentence-text" }, el("span", { class: "tag", text: "target" }), el("span", { text: target })),
+    );
+    if (sentence.score !== undefined) header.append(el("p", { class: "muted small", text: `score ${fmt(sentence.score, 3)}` }));
+  }
+  if (doc.id && storageOf(doc) !== "dropped") {
+    const links = el("p", { class: "links small" }, "download ");
+    ["svg", "png"].forEach((format, n) => {
+      if (n) links.append(" · ");
+      links.append(
+        el("a", { href: imageHref(doc, format, k), download: imageName(doc, format, k), "data-download": format, text: format.toUpperCase() }),
+      );
+    });
+    links.querySelectorAll("a").forEach((a) => a.addEventListener("click", download));
+    header.append(links);
+  }
+  return header;
+}
+
+/** The plain source the offsets index: given, or rebuilt from the words at their spans. */
+function plainSource(doc) {
+  if (!doc.markup) return doc.source;
+  if (doc.plainSource === undefined) {
+    const words = doc.alignment.words;
+    const chars = [];
+    words.source_spans.forEach((span, w) => {
+      if (!span) return;
+      while (chars.length < span[0]) chars.push(" ");
+      chars.push(...words.source[w]);
+    });
+    doc.plainSource = chars.join("");
+  }
+  return doc.plainSource;
 }
 
 function render() {
@@ -227,70 +437,140 @@ function render() {
   const data = levelData(doc.alignment, view.level);
   view.data = data;
   renderSummary(doc);
+  renderMarkup(doc);
   renderWords(data);
-  renderMatrices(data);
+  renderMatrices(doc, data);
   renderStep();
   $("result").hidden = false;
+}
+
+// ---- markup ------------------------------------------------------------------------------
+
+function renderMarkup(doc) {
+  const section = $("markup");
+  section.hidden = !doc.markup;
+  if (!doc.markup) return;
+  if (!doc.markupView) {
+    const links = parseLinks(doc.alignment.pharaoh);
+    doc.markupView = Markup.analyse(doc.markup.source, doc.markup.target, doc.alignment.words, links);
+  }
+  const analysis = doc.markupView;
+  const words = doc.alignment.words;
+  const list = analysis.elements.map((element, i) => {
+    const source = [...element.sourceWords].sort((a, b) => a - b).map((w) => words.source[w]).join(" ");
+    const target = [...element.targetWords].sort((a, b) => a - b).map((w) => words.target[w]).join(" ");
+    return el(
+      "li",
+      {},
+      el(
+        "button",
+        { type: "button", class: "element", "data-element": String(i) },
+        el("code", { text: element.tag }),
+        " ",
+        el("span", { text: source || element.text || "(no words)" }),
+        " → ",
+        el("span", { class: target ? "" : "muted", text: target || "(on no word)" }),
+      ),
+    );
+  });
+  $("elements").replaceChildren(...list);
+  $("elements-empty").hidden = list.length > 0;
+  $("rendered-source").replaceChildren(Markup.draw(analysis.source, "data-ws"));
+  $("rendered-target").replaceChildren(Markup.draw(analysis.target, "data-wt"));
+  $("target-markup").textContent = doc.markup.target;
+  $("source-markup").textContent = doc.markup.source;
 }
 
 // ---- hover and focus ---------------------------------------------------------------------
 
 function clearHighlight() {
-  document.querySelectorAll(".hl, .lit").forEach((node) => {
-    node.classList.remove("hl", "lit");
+  document.querySelectorAll(".hl, .lit, .linked").forEach((node) => {
+    node.classList.remove("hl", "lit", "linked");
     node.style.removeProperty("--w");
   });
 }
 
-/** Light the words on the other side of `side`'s word `index` by their weights. */
-function highlight(side, index) {
+/** The nodes showing `side`'s key: chips and labels, and the word in the markup view. */
+function nodesOf(side, key) {
+  const nodes = [...document.querySelectorAll(`#result [data-${side}="${key}"]:not(.cell)`)];
+  const word = view.data.word[side].get(key);
+  if (word !== undefined) nodes.push(...document.querySelectorAll(`.frag[data-w${side}="${word}"]`));
+  return nodes;
+}
+
+function light(side, key, name, weight) {
+  for (const node of nodesOf(side, key)) {
+    node.classList.add(name);
+    if (weight !== undefined) node.style.setProperty("--w", fmt(weight, 3));
+  }
+}
+
+/**
+ * Light the words on the other side of `side`'s `key`: by their weights in its sentence's
+ * matrix (filled), and those its Pharaoh links reach (outlined).
+ */
+function highlight(side, key) {
   clearHighlight();
   const data = view.data;
-  if (!data) return;
-  const matrix = view.matrix === "head" && data.head ? data.head : data.attention;
+  const pos = data && data.pos[side].get(key);
+  if (!pos) return;
+  const block = data.blocks[pos.k];
+  const matrix = view.matrix === "head" && block.head ? block.head : block.attention;
   const other = side === "t" ? "s" : "t";
-  const weights = side === "t" ? matrix[index] : matrix.map((row) => row[index]);
-  document.querySelectorAll(`[data-${side}="${index}"]:not(.cell)`).forEach((node) => node.classList.add("lit"));
-  document.querySelectorAll(`.cell[data-${side}="${index}"]`).forEach((node) => node.classList.add("lit"));
+  const otherKeys = side === "t" ? block.sourceKeys : block.targetKeys;
+  const weights = side === "t" ? matrix[pos.i] : matrix.map((row) => row[pos.i]);
+  light(side, key, "lit");
+  document.querySelectorAll(`.cell[data-${side}="${key}"]`).forEach((node) => node.classList.add("lit"));
   weights.forEach((w, k) => {
-    if (w < 0.05) return;
-    document.querySelectorAll(`[data-${other}="${k}"]:not(.cell)`).forEach((node) => {
-      node.classList.add("hl");
-      node.style.setProperty("--w", fmt(w, 3));
-    });
+    if (w >= 0.05) light(other, otherKeys[k], "hl", w);
   });
+  for (const linked of data.linked[side].get(key) || []) light(other, linked, "linked");
+}
+
+/** An inline element of the source: its source words and the target words it landed on. */
+function lightElement(index) {
+  clearHighlight();
+  const element = view.doc.markupView.elements[index];
+  document.querySelector(`[data-element="${index}"]`).classList.add("lit");
+  for (const [side, found] of [["s", element.sourceWords], ["t", element.targetWords]]) {
+    for (const word of found) for (const key of keysOfWord(side, word)) light(side, key, "lit");
+  }
 }
 
 function onPoint(event) {
-  const node = event.target.closest("[data-t], [data-s]");
+  const node = event.target.closest("[data-t], [data-s], [data-wt], [data-ws], [data-element]");
   if (!node || !$("result").contains(node) || node.closest("#steps")) return;
-  if (node.classList.contains("cell")) highlight("t", Number(node.dataset.t));
-  else if (node.dataset.t !== undefined) highlight("t", Number(node.dataset.t));
-  else highlight("s", Number(node.dataset.s));
+  const d = node.dataset;
+  if (d.element !== undefined) lightElement(Number(d.element));
+  else if (d.t !== undefined) highlight("t", d.t);
+  else if (d.s !== undefined) highlight("s", d.s);
+  else if (d.wt !== undefined) highlight("t", keysOfWord("t", Number(d.wt))[0]);
+  else highlight("s", keysOfWord("s", Number(d.ws))[0]);
 }
 
 // ---- step by step ------------------------------------------------------------------------
 
 function renderStep() {
   const doc = view.doc;
-  const alignment = doc.alignment;
-  const pieces = alignment.target_tokens;
+  const data = view.data;
+  const pieces = doc.alignment.target_tokens;
   const slider = $("step");
   slider.max = String(pieces.length - 1);
   view.step = Math.min(view.step, pieces.length - 1);
   slider.value = String(view.step);
   const i = view.step;
-  const row = alignment.attention[i];
-  let labels = alignment.source_tokens;
+  const block = data.blocks.find((b) => i >= b.targetPieces[0] && i < b.targetPieces[1]) || data.blocks[0];
+  const local = i - block.targetPieces[0];
+  const row = block.pieceAttention[local];
+  const labels = block.source;
   let weights = row;
-  let litRow = i;
+  let litKey = String(i);
   if (view.level === "word") {
-    const spans = wordSpans(alignment.source_tokens);
-    labels = alignment.words.source;
-    weights = spans.map(([a, b]) => row.slice(a, b).reduce((x, y) => x + y, 0));
-    litRow = pieceToWord(wordSpans(pieces))[i];
+    weights = block.sourcePieceWords.map(([a, b]) => row.slice(a, b).reduce((x, y) => x + y, 0));
+    litKey = block.targetKeys[pieceToWord(block.targetPieceWords)[local]];
   }
-  $("step-label").textContent = `step ${i + 1} of ${pieces.length}: emitted “${show(pieces[i])}”`;
+  const where = data.blocks.length > 1 ? ` (sentence ${block.k + 1})` : "";
+  $("step-label").textContent = `step ${i + 1} of ${pieces.length}: emitted “${show(pieces[i])}”${where}`;
   $("step-bars").replaceChildren(
     ...labels.map((label, k) =>
       el(
@@ -303,7 +583,7 @@ function renderStep() {
     ),
   );
   document.querySelectorAll(".row-label.step, .cell.step").forEach((node) => node.classList.remove("step"));
-  document.querySelectorAll(`.heatmap [data-t="${litRow}"]`).forEach((node) => node.classList.add("step"));
+  document.querySelectorAll(`.heatmap [data-t="${litKey}"]`).forEach((node) => node.classList.add("step"));
 
   const candidates = doc.candidates && doc.candidates[i];
   const note = $("candidates-note");
@@ -339,6 +619,56 @@ function moveStep(delta) {
   renderStep();
 }
 
+// ---- models and directions ---------------------------------------------------------------
+
+function languageName(code) {
+  try {
+    return new Intl.DisplayNames(["en"], { type: "language" }).of(code) || code;
+  } catch {
+    return code;
+  }
+}
+
+/** The direction picker, from GET /v1/models: one option per served language pair. */
+async function loadModels() {
+  const picker = $("direction");
+  let models;
+  try {
+    models = (await api("GET", "/v1/models")).models || [];
+  } catch (error) {
+    picker.replaceChildren(el("option", { value: "", text: "(the server's model)" }));
+    picker.title = `could not list the models: ${error.message}`;
+    return;
+  }
+  const chosen = picker.value;
+  picker.replaceChildren(
+    ...models.map((model) =>
+      el("option", {
+        value: `${model.source_lang}-${model.target_lang}`,
+        "data-source": model.source_lang,
+        "data-target": model.target_lang,
+        title: `${model.name} ${model.version}`,
+        text: `${languageName(model.source_lang)} → ${languageName(model.target_lang)} (${model.source_lang}→${model.target_lang})`,
+      }),
+    ),
+  );
+  if ([...picker.options].some((option) => option.value === chosen)) picker.value = chosen;
+  picker.title = "";
+  setDirection();
+}
+
+function direction() {
+  const option = $("direction").selectedOptions[0];
+  if (!option || !option.dataset.source) return {};
+  return { source_lang: option.dataset.source, target_lang: option.dataset.target };
+}
+
+function setDirection() {
+  const { source_lang: source, target_lang: target } = direction();
+  if (source) $("source").lang = source;
+  if (target) $("target").lang = target;
+}
+
 // ---- actions -----------------------------------------------------------------------------
 
 function number(id) {
@@ -363,19 +693,30 @@ async function submit(event) {
   event.preventDefault();
   showError("");
   setBusy(true);
+  const format = $("format").value;
+  const markup = format !== "text";
   try {
+    await view.models; // the direction picker is filled before the first request
     if (mode() === "align") {
-      const body = { source: $("source").value, target: $("target").value, link_rule: $("link-rule").value };
+      const body = { source: $("source").value, target: $("target").value, link_rule: $("link-rule").value, ...direction() };
+      if (markup) body.format = format;
       const result = await api("POST", "/v1/align", body);
       const a = result.alignments[0];
-      show_document({ ...a, text: a.target, model: result.model });
+      const doc = { ...a, text: a.target, model: result.model };
+      if (markup && a.target_markup) doc.markup = { source: a.source, target: a.target_markup };
+      show_document(doc);
     } else {
-      const body = { text: $("source").value, beam_size: number("beam-size"), n_best: number("n-best") };
+      const body = { text: $("source").value, beam_size: number("beam-size"), n_best: number("n-best"), ...direction() };
+      if (markup) body.format = format;
       const k = number("candidates");
       if (view.features.candidates && k > 0) body.return_candidates = k;
       const result = await api("POST", "/v1/translate", body);
       const t = result.translations[0];
-      show_document({ ...t, source: $("source").value, model: result.model, options: { beam_size: body.beam_size } });
+      const doc = { ...t, source: $("source").value, model: result.model, options: { beam_size: body.beam_size } };
+      if (markup && t.plain) {
+        Object.assign(doc, { source: t.plain.source, text: t.plain.target, markup: { source: $("source").value, target: t.text } });
+      }
+      show_document(doc);
     }
   } catch (error) {
     showError(error.message);
@@ -395,7 +736,7 @@ async function loadPermalink(id) {
   try {
     const doc = await api("GET", `/v1/translations/${encodeURIComponent(id)}`);
     $("source").value = doc.source;
-    show_document({ ...doc, stored: true });
+    show_document({ ...doc, storage: "stored" });
   } catch (error) {
     showError(error.message);
   } finally {
@@ -424,10 +765,13 @@ async function download(event) {
 
 function setMode() {
   const align = mode() === "align";
+  const markup = $("format").value !== "text";
   $("target-field").hidden = !align;
   $("target").required = align;
   document.querySelectorAll(".translate-only").forEach((node) => (node.hidden = align));
   document.querySelectorAll(".align-only").forEach((node) => (node.hidden = !align));
+  $("source-label").textContent = markup ? "Source markup (HTML)" : "Source text";
+  $("target-label").textContent = markup ? "Its translation (plain text, one line per block)" : "Its translation";
   $("submit").textContent = align ? "Align" : "Translate";
 }
 
@@ -436,11 +780,14 @@ function init() {
   key.value = sessionStorage.getItem(KEY_STORAGE) || "";
   if (key.value) $("key-box").open = true;
   key.addEventListener("input", () => sessionStorage.setItem(KEY_STORAGE, key.value));
+  key.addEventListener("change", () => (view.models = loadModels()));
   $("form").addEventListener("submit", submit);
   $("source").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("form").requestSubmit();
   });
   document.querySelectorAll('input[name="mode"]').forEach((r) => r.addEventListener("change", setMode));
+  $("format").addEventListener("change", setMode);
+  $("direction").addEventListener("change", setDirection);
   document.querySelectorAll('input[name="level"]').forEach((r) =>
     r.addEventListener("change", () => {
       view.level = r.value;
@@ -470,9 +817,10 @@ function init() {
   });
   $("step-prev").addEventListener("click", () => moveStep(-1));
   $("step-next").addEventListener("click", () => moveStep(1));
-  document.querySelectorAll("[data-download]").forEach((a) => a.addEventListener("click", download));
+  document.querySelectorAll("#links [data-download]").forEach((a) => a.addEventListener("click", download));
   setMode();
   detectFeatures();
+  view.models = loadModels();
   const match = window.location.pathname.match(/^\/t\/([^/]+)$/);
   if (match) loadPermalink(match[1]);
 }

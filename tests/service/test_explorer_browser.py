@@ -209,3 +209,180 @@ def test_align_mode_shows_the_given_translation_and_the_head_matrix(
     assert page.locator(".heatmap .cell").count() == 2 * cells
     page.check('input[name="matrix"][value="head"]')
     assert page.locator(".heatmap").count() == 1
+
+
+DOCUMENT = "In the beginning God created the heaven and the earth. Jesus wept."
+
+
+def keys(locator: Any, side: str) -> set[str]:
+    return {locator.nth(k).get_attribute(f"data-{side}") for k in range(locator.count())}
+
+
+def test_a_document_shows_one_heatmap_per_sentence_and_hover_stays_in_its_sentence(
+    page: Any, shared_server: LiveServer
+) -> None:
+    translate_in_page(page, shared_server, DOCUMENT)
+    document = stored_document(shared_server, page)
+    alignment = document["alignment"]
+    blocks = alignment["sentences"]
+    assert alignment["attention"] is None and len(blocks) == len(document["sentences"]) == 2
+    assert page.locator(".sentence-map").count() == 2
+    assert page.locator('.heatmap[data-kind="attention"]').count() == 2
+    for k, block in enumerate(blocks):
+        rows = page.locator(f'.sentence-map[data-k="{k}"] .heatmap .row-label')
+        assert rows.count() == len(block["words_attention"])  # its words, then its </s>
+        svg = page.get_attribute(f'.sentence-map[data-k="{k}"] a[data-download="svg"]', "href")
+        assert f"sentence={k}" in svg
+        assert httpx.get(shared_server.url + svg, timeout=30).status_code == 200
+
+    # A source word of the second sentence lights only that sentence's target words, by
+    # its column of the sentence's own matrix.
+    second = blocks[1]
+    s0, s1 = second["source_words"]
+    t0, t1 = second["target_words"]
+    matrix = np.array(second["words_attention"])
+    local = int(matrix[:, : s1 - s0].sum(axis=0).argmax())
+    page.hover(f'#source-words [data-s="{s0 + local}"]')
+    lit = keys(page.locator("#target-words .word.hl"), "t")
+    second_keys = [str(t) for t in range(t0, t1)] + [str(len(alignment["words"]["target"]) - 1)]
+    expected = {second_keys[j] for j in np.flatnonzero(matrix[:, local] >= 0.05)}
+    assert lit == expected and lit
+    assert all(t0 <= int(key) < t1 or key == second_keys[-1] for key in lit)
+    heat = page.locator('.sentence-map[data-k="1"] .row-label.hl')
+    assert keys(heat, "t") == expected
+    assert page.locator('.sentence-map[data-k="0"] .row-label.hl').count() == 0
+    links = [tuple(map(int, pair.split("-"))) for pair in alignment["pharaoh"].split()]
+    linked = keys(page.locator("#target-words .word.linked"), "t")
+    assert linked == {str(t) for s, t in links if s == s0 + local}
+
+    page.check('input[name="level"][value="subword"]')
+    p0, p1 = second["target_tokens"]
+    assert page.locator('.sentence-map[data-k="1"] .row-label').count() == p1 - p0
+    page.fill("#step", str(p0))
+    page.dispatch_event("#step", "input")
+    assert page.text_content("#step-label").endswith("(sentence 2)")
+
+
+MARKUP = (
+    "<p><b>In the beginning</b> God <i>created the heaven</i> and <em>the earth</em>.</p>"
+    '<p>Jesus wept.<img src="x" onerror="window.ranMarkup = true"></p>'
+)
+
+
+def bare(word: str) -> str:
+    return word.strip(".,;:!?")
+
+
+def test_markup_mode_renders_the_translation_and_lights_an_elements_words(
+    page: Any, shared_server: LiveServer
+) -> None:
+    page.goto(shared_server.url + "/")
+    page.select_option("#format", "html")
+    page.fill("#source", MARKUP)
+    page.fill("#beam-size", "3")
+    page.fill("#n-best", "2")
+    page.click("#submit")
+    page.wait_for_selector("#markup:not([hidden])", timeout=30_000)
+    direct = httpx.post(
+        f"{shared_server.url}/v1/translate",
+        json={"text": MARKUP, "beam_size": 3, "n_best": 2, "format": "html"},
+        timeout=60,
+    ).json()["translations"][0]
+    # The markup is shown as text, and drawn without any of its attributes or scripts.
+    assert page.text_content("#target-markup") == direct["text"]
+    assert page.text_content("#source-markup") == MARKUP
+    drawn = page.inner_text("#rendered-target").replace("[image]", "")
+    assert " ".join(drawn.split()) == " ".join(direct["plain"]["target"].split())
+    assert page.locator("#rendered-target b").count() == direct["text"].count("<b>")
+    attributes = page.evaluate(
+        "[...document.querySelectorAll('#rendered-source *, #rendered-target *')]"
+        ".flatMap((node) => [...node.attributes].map((a) => a.name))"
+    )
+    assert set(attributes) <= {"class", "data-ws", "data-wt"}
+    assert page.evaluate("window.ranMarkup") is None
+    assert page.text_content("#translation-text") == direct["plain"]["target"]
+
+    elements = page.locator("#elements button.element")
+    assert elements.count() == 3
+    words = direct["alignment"]["words"]
+    tagged = {
+        name: " ".join(re.sub(r"<[^>]+>", " ", inner) for inner in found).split()
+        for name in ("b", "i", "em")
+        for found in [re.findall(rf"<{name}>(.*?)</{name}>", direct["text"])]
+    }
+    source_tagged = {"b": ["In", "the", "beginning"], "i": ["created", "the", "heaven"]}
+    source_tagged["em"] = ["the", "earth."]
+    landed = 0
+    for index, name in enumerate(("b", "i", "em")):
+        page.hover(f'[data-element="{index}"]')
+        source_lit = page.locator("#source-words .word.lit")
+        assert [words["source"][int(k)] for k in sorted(keys(source_lit, "s"), key=int)] == (
+            source_tagged[name]
+        )
+        target_lit = page.locator("#target-words .word.lit")
+        lit_words = sorted(bare(words["target"][int(k)]) for k in keys(target_lit, "t"))
+        assert lit_words == sorted(bare(word) for word in tagged[name])
+        frags = page.locator("#rendered-target .frag.lit")
+        assert {frags.nth(k).get_attribute("data-wt") for k in range(frags.count())} == keys(
+            target_lit, "t"
+        )
+        landed += bool(lit_words)
+    assert landed >= 1
+
+
+def test_the_permalink_shows_while_the_document_is_pending(
+    page: Any, start_server: Callable[..., LiveServer]
+) -> None:
+    from tests.conftest import free_port
+
+    server = start_server(redis_url=f"redis://127.0.0.1:{free_port()}/0")  # store down
+    translate_in_page(page, server)
+    assert page.is_visible("#permalink") and page.is_visible("#storage-note")
+    document = stored_document(server, page)  # fetchable from the buffer
+    assert document["text"] == page.text_content("#translation-text")
+    svg = page.get_attribute("#dl-svg", "href")
+    assert httpx.get(server.url + svg, timeout=30).status_code == 200
+
+
+def test_a_dropped_document_has_no_permalink(page: Any, shared_server: LiveServer) -> None:
+    def drop(route: Any) -> None:
+        response = route.fetch()
+        body = response.json()
+        for translation in body["translations"]:
+            translation.update(stored=False, storage="dropped")
+        route.fulfill(response=response, json=body)
+
+    page.route("**/v1/translate", drop)
+    translate_in_page(page, shared_server)
+    assert page.is_hidden("#links") and page.is_visible("#dropped-note")
+
+
+def test_the_direction_picker_lists_the_served_models(page: Any, shared_server: LiveServer) -> None:
+    served = httpx.get(f"{shared_server.url}/v1/models", timeout=10).json()["models"]
+    sent: list[dict[str, Any]] = []
+    page.on(
+        "request",
+        lambda request: sent.append(request.post_data_json) if request.method == "POST" else None,
+    )
+    translate_in_page(page, shared_server)
+    options = page.locator("#direction option")
+    assert [options.nth(k).get_attribute("value") for k in range(options.count())] == [
+        f"{m['source_lang']}-{m['target_lang']}" for m in served
+    ]
+    assert "English → Spanish" in options.first.text_content()
+    assert (sent[-1]["source_lang"], sent[-1]["target_lang"]) == ("en", "es")
+
+    # A second direction, as a server with two models lists it: the page sends its pair.
+    def two_models(route: Any) -> None:
+        reverse = {**served[0], "source_lang": "es", "target_lang": "en", "name": "es-en"}
+        route.fulfill(json={"models": [served[0], reverse]})
+
+    page.route("**/v1/models", two_models)
+    page.reload()
+    page.wait_for_function("document.querySelectorAll('#direction option').length === 2")
+    page.select_option("#direction", "es-en")
+    page.fill("#source", "En el principio.")
+    page.click("#submit")
+    page.wait_for_selector("#error:not([hidden])")
+    assert (sent[-1]["source_lang"], sent[-1]["target_lang"]) == ("es", "en")
+    assert "source_lang 'es' is not served" in page.text_content("#error")
