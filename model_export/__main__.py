@@ -198,6 +198,19 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(f"wrote {card}")
 
 
+def _agreement(args: argparse.Namespace) -> None:
+    import json
+
+    from model_export.agreement import agreement, format_table
+
+    report = agreement(
+        args.forward, args.backward, args.data, args.split, args.limit, threads=args.threads
+    )
+    print(format_table(report))
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m model_export", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -278,6 +291,19 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads")
     ev.add_argument("--training-hardware", help="where the model was trained")
     ev.set_defaults(func=_evaluate)
+
+    ag = commands.add_parser(
+        "agreement",
+        help="score links from both directions' models (symmetrized) against eflomal's",
+    )
+    ag.add_argument("--forward", type=Path, required=True, help="source->target artifact")
+    ag.add_argument("--backward", type=Path, required=True, help="target->source artifact")
+    ag.add_argument("--data", type=Path, required=True, help="prepared data with .align files")
+    ag.add_argument("--split", default="dev", help="dev or test")
+    ag.add_argument("--limit", type=int, default=0, help="first N pairs only")
+    ag.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads")
+    ag.add_argument("--out", type=Path, help="also write the report as JSON here")
+    ag.set_defaults(func=_agreement)
     return parser
 
 
