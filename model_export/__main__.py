@@ -188,6 +188,13 @@ def _evaluate(args: argparse.Namespace) -> None:
     if alignment is not None:
         report["alignment"] = alignment
         record_link_rules(args.model, alignment["links"])
+        if args.backward:
+            from model_export.agreement import agreement
+
+            alignment["agreement"] = {
+                split: agreement(args.model, args.backward, args.data, split, threads=args.threads)
+                for split in ("dev", "test")
+            }
     if args.training_hardware:
         report["training_hardware"] = args.training_hardware
     (args.model / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -290,6 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--limit", type=int, default=0, help="first N test pairs only")
     ev.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads")
     ev.add_argument("--training-hardware", help="where the model was trained")
+    ev.add_argument(
+        "--backward",
+        type=Path,
+        help="the reverse direction's artifact: also score the links of both, symmetrized",
+    )
     ev.set_defaults(func=_evaluate)
 
     ag = commands.add_parser(

@@ -111,3 +111,14 @@ def test_command_line_prints_the_table_and_writes_the_report(
     written = json.loads(out.read_text())
     assert written["pairs"] == 5
     assert set(written["sources"]) == {"attention", "alignment_head"}
+
+
+def test_model_card_lists_the_test_links_and_the_dev_choice(report: dict[str, Any]) -> None:
+    from model_export.model_card import _agreement_sections
+
+    heading, text, table = _agreement_sections({"dev": report, "test": report})
+    assert heading.startswith("## Word alignment by agreement")
+    assert f"Best on dev by F1: attention: {report['best']['attention']}" in text
+    rows = table.splitlines()[2:]
+    assert len(rows) == 2 * len(link_rules())
+    assert any("alignment_head / alignment_head | grow-diag-final-and" in row for row in rows)
