@@ -188,6 +188,13 @@ def _evaluate(args: argparse.Namespace) -> None:
     if alignment is not None:
         report["alignment"] = alignment
         record_link_rules(args.model, alignment["links"])
+        if args.backward:
+            from model_export.agreement import agreement
+
+            alignment["agreement"] = {
+                split: agreement(args.model, args.backward, args.data, split, threads=args.threads)
+                for split in ("dev", "test")
+            }
     if args.training_hardware:
         report["training_hardware"] = args.training_hardware
     (args.model / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -196,6 +203,19 @@ def _evaluate(args: argparse.Namespace) -> None:
     card = write_model_card(args.model, report, read_log(args.run), read_log(baseline_run))
     print(json.dumps(report["test"], indent=2))
     print(f"wrote {card}")
+
+
+def _agreement(args: argparse.Namespace) -> None:
+    import json
+
+    from model_export.agreement import agreement, format_table
+
+    report = agreement(
+        args.forward, args.backward, args.data, args.split, args.limit, threads=args.threads
+    )
+    print(format_table(report))
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -277,7 +297,25 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--limit", type=int, default=0, help="first N test pairs only")
     ev.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads")
     ev.add_argument("--training-hardware", help="where the model was trained")
+    ev.add_argument(
+        "--backward",
+        type=Path,
+        help="the reverse direction's artifact: also score the links of both, symmetrized",
+    )
     ev.set_defaults(func=_evaluate)
+
+    ag = commands.add_parser(
+        "agreement",
+        help="score links from both directions' models (symmetrized) against eflomal's",
+    )
+    ag.add_argument("--forward", type=Path, required=True, help="source->target artifact")
+    ag.add_argument("--backward", type=Path, required=True, help="target->source artifact")
+    ag.add_argument("--data", type=Path, required=True, help="prepared data with .align files")
+    ag.add_argument("--split", default="dev", help="dev or test")
+    ag.add_argument("--limit", type=int, default=0, help="first N pairs only")
+    ag.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads")
+    ag.add_argument("--out", type=Path, help="also write the report as JSON here")
+    ag.set_defaults(func=_agreement)
     return parser
 
 

@@ -107,6 +107,8 @@ def write_model_card(
         sections.append(line)
     if "alignment" in report:
         sections += _alignment_sections(report["alignment"])
+        if "agreement" in report["alignment"]:
+            sections += _agreement_sections(report["alignment"]["agreement"])
     if training_log:
         sections += [
             "## Training curve",
@@ -199,6 +201,28 @@ def _alignment_sections(alignment: dict[str, Any]) -> list[str]:
         *notes,
         "In the Figure 3 section above, each sentence's attention alpha (left) is followed by "
         "the alignment head's probabilities for the same translation (right).",
+    ]
+
+
+def _agreement_sections(agreement: dict[str, Any]) -> list[str]:
+    """Links from both directions' models, alone and symmetrized (``model_export.agreement``)."""
+    test, dev = agreement["test"], agreement["dev"]
+    rows = [
+        [f"{entry['matrices'].get('forward')} / {entry['matrices'].get('backward')}", rule]
+        + [values[k] for k in ("precision", "recall", "f1", "aer")]
+        for entry in test["sources"].values()
+        for rule, values in entry["links"].items()
+    ]
+    best = ", ".join(f"{source}: {rule}" for source, rule in dev["best"].items())
+    return [
+        "## Word alignment by agreement with the reverse model",
+        f"The {test['backward']['direction']} model (`{test['backward']['name']}`) run "
+        "teacher-forced over the same pairs reversed gives each source word a distribution "
+        "over the target words; its links alone (`backward`), and combined with this "
+        "model's (intersection, union, grow-diag-final-and of the two directions' argmax "
+        "links; geometric mean `product` or `mean` of the two probabilities at a threshold), "
+        f"against eflomal's links of {test['scored']} test pairs. Best on dev by F1: {best}.",
+        _table(["matrices (forward / backward)", "rule", "precision", "recall", "F1", "AER"], rows),
     ]
 
 

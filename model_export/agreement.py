@@ -1,0 +1,200 @@
+"""Alignment by agreement: links from a language pair's two models, scored against eflomal.
+
+The source->target model is run teacher-forced over each pair, the target->source model
+over the same pair reversed; each gives a word matrix (its alignment head's where it has
+one, its attention otherwise), and the links read off each alone and off the two together
+(``service.inference.symmetrize``) are compared with the word aligner's links of the data
+directory, as ``evaluate_alignment`` compares one model's. Everything goes through the
+service's own translator, so the links are those the service would serve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model_export.corpus import Pair, read_tsv
+from model_export.evaluate import align_pairs
+from model_export.word_alignment import Link, link_scores, read_alignments
+from service.inference.alignment import DEFAULT_THRESHOLD, WordAlignment
+from service.inference.runtime import RuntimeOptions
+from service.inference.symmetrize import (
+    backward_links,
+    forward_links,
+    symmetrize,
+    without_eos,
+)
+from service.inference.translator import (
+    ALIGNMENT_HEAD,
+    ATTENTION,
+    InputTooLong,
+    Translation,
+    Translator,
+)
+
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
+
+Matrices = tuple[np.ndarray, np.ndarray]  # forward (target x source), backward (source x target)
+Rule = Callable[[np.ndarray, np.ndarray], set[Link]]
+
+
+def _symmetrized(method: str, threshold: float = DEFAULT_THRESHOLD) -> Rule:
+    def rule(forward: np.ndarray, backward: np.ndarray) -> set[Link]:
+        return set(symmetrize(forward, backward, method, threshold))
+
+    return rule
+
+
+def link_rules(thresholds: tuple[float, ...] = THRESHOLDS) -> dict[str, Rule]:
+    """Each way of reading links off the two matrices, by the name the report gives it.
+
+    ``forward argmax``/``intersection`` and ``backward ...`` use one direction alone (the
+    service's ``argmax`` and ``intersection`` rules, the backward one transposed); the
+    rest combine both (:func:`symmetrize`).
+    """
+    rules: dict[str, Rule] = {
+        "forward argmax": lambda f, b: forward_links(f),
+        "forward intersection": lambda f, b: set(symmetrize(f, f.T, "intersection")),
+        "backward argmax": lambda f, b: backward_links(b),
+        "backward intersection": lambda f, b: set(symmetrize(b.T, b, "intersection")),
+    }
+    for method in ("intersection", "union", "grow-diag-final-and"):
+        rules[method] = _symmetrized(method)
+    for method in ("product", "mean"):
+        for threshold in thresholds:
+            rules[f"{method} {threshold}"] = _symmetrized(method, threshold)
+    return rules
+
+
+def _fits(translator: Translator, source: str, target: str) -> bool:
+    try:
+        translator.encode_sources([source])
+        translator.encode_targets([target])
+    except InputTooLong:
+        return False
+    return True
+
+
+def _matrix(aligned: Translation, head: bool) -> tuple[str, WordAlignment]:
+    if head and aligned.head_words is not None:
+        return ALIGNMENT_HEAD, aligned.head_words
+    return ATTENTION, aligned.words
+
+
+def _pair_matrices(
+    pair: Pair, forward: Translation, backward: Translation, head: bool
+) -> tuple[str, str, Matrices] | None:
+    """Both directions' word matrices of one pair, without ``</s>``, in the orientation
+    ``symmetrize`` takes; None when the model's words are not the pair's whitespace words."""
+    forward_name, forward_words = _matrix(forward, head)
+    backward_name, backward_words = _matrix(backward, head)
+    f = without_eos(forward_words)  # (target words x source words)
+    b = without_eos(backward_words)  # (source words x target words): the reversed pair
+    words = (len(pair.target.split()), len(pair.source.split()))
+    if f.shape != words or b.shape != words[::-1]:
+        return None
+    return forward_name, backward_name, (f, b)
+
+
+def agreement(
+    forward_dir: Path,
+    backward_dir: Path,
+    data_dir: Path,
+    split: str = "dev",
+    limit: int = 0,
+    threads: int = 0,
+    batch_size: int = 32,
+) -> dict[str, Any]:
+    """Precision, recall, F1 and AER of every way of linking (see :func:`link_rules`)
+    against the aligner's links of ``split``, once with both models' attention and once
+    with their alignment heads (a model without one contributes its attention).
+
+    ``forward_dir`` translates the data's source into its target, ``backward_dir`` the
+    other way. Pairs past either model's token limit, and pairs whose SentencePiece words
+    are not their whitespace words (the aligner's links count those), are skipped and
+    counted.
+    """
+    runtime = RuntimeOptions(device="cpu", intra_op_threads=threads)
+    forward = Translator.from_directory(forward_dir, "fp32", runtime)
+    backward = Translator.from_directory(backward_dir, "fp32", runtime)
+    pairs = read_tsv(data_dir / f"{split}.tsv")[: limit or None]
+    reference = read_alignments(data_dir / f"{split}.align")[: len(pairs)]
+    kept = [
+        n
+        for n, p in enumerate(pairs)
+        if _fits(forward, p.source, p.target) and _fits(backward, p.target, p.source)
+    ]
+    forward_aligned = align_pairs(forward, [pairs[n] for n in kept], batch_size)
+    backward_aligned = align_pairs(
+        backward, [Pair(pairs[n].target, pairs[n].source, pairs[n].ref) for n in kept], batch_size
+    )
+    has_head = forward.model.head is not None or backward.model.head is not None
+    sources: dict[str, Any] = {}
+    word_count_mismatch = 0
+    for source_name, head in ((ATTENTION, False), (ALIGNMENT_HEAD, True)):
+        if head and not has_head:
+            continue
+        matrices: list[Matrices] = []
+        sure: list[set[Link]] = []
+        used: dict[str, str] = {}
+        for n, f, b in zip(kept, forward_aligned, backward_aligned, strict=True):
+            found = _pair_matrices(pairs[n], f, b, head)
+            if found is None:
+                continue
+            used["forward"], used["backward"], pair_matrices = found
+            matrices.append(pair_matrices)
+            sure.append(reference[n])
+        word_count_mismatch = len(kept) - len(matrices)
+        sources[source_name] = {
+            "matrices": used,
+            "links": {
+                name: link_scores([rule(f, b) for f, b in matrices], sure).as_dict()
+                for name, rule in link_rules().items()
+            },
+        }
+    return {
+        "split": split,
+        "forward": _describe(forward),
+        "backward": _describe(backward),
+        "pairs": len(pairs),
+        "scored": len(kept) - word_count_mismatch,
+        "skipped": {"too_long": len(pairs) - len(kept), "word_count": word_count_mismatch},
+        "sources": sources,
+        "best": {
+            name: max(entry["links"].items(), key=lambda item: item[1]["f1"])[0]
+            for name, entry in sources.items()
+        },
+    }
+
+
+def _describe(translator: Translator) -> dict[str, Any]:
+    artifact = translator.artifact
+    return {
+        "directory": str(artifact.directory),
+        "name": artifact.name,
+        "direction": f"{artifact.source_lang}->{artifact.target_lang}",
+        "alignment_head": translator.model.head is not None,
+    }
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """The report as a plain-text table, one line per matrix source and link rule."""
+    lines = [
+        f"{report['split']}: {report['scored']} of {report['pairs']} pairs scored "
+        f"(skipped: {report['skipped']['too_long']} too long, "
+        f"{report['skipped']['word_count']} with other words than the aligner's)",
+        f"forward {report['forward']['direction']} ({report['forward']['directory']}), "
+        f"backward {report['backward']['direction']} ({report['backward']['directory']})",
+        f"{'matrices':<32} {'rule':<24} {'P':>6} {'R':>6} {'F1':>6} {'AER':>6}",
+    ]
+    for entry in report["sources"].values():
+        matrices = f"{entry['matrices'].get('forward')} / {entry['matrices'].get('backward')}"
+        for rule, s in entry["links"].items():
+            lines.append(
+                f"{matrices:<32} {rule:<24} {s['precision']:>6.3f} {s['recall']:>6.3f} "
+                f"{s['f1']:>6.3f} {s['aer']:>6.3f}"
+            )
+    return "\n".join(lines)
