@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     max_source_tokens: int = Field(256, ge=2)
     max_length_ratio: float = Field(2.0, gt=0)  # output tokens per source token
     length_penalty: float = Field(1.0, ge=0)
+    # Links of /v1/translate by default: this model's own ("forward"), or the agreement of
+    # both directions when the reverse model is served (it costs a teacher-forced pass).
+    # /v1/align always defaults to the agreement where it can.
+    translate_links: Literal["forward", "agreement"] = "forward"
 
     store_path: Path = Path("var/alignments.sqlite3")  # SQLite file, when no Redis URL
     redis_url: str | None = None  # redis://host:6379/0 shares the store across replicas

@@ -63,6 +63,11 @@ class ModelRegistry:
         """Every language read or written, in order of first appearance."""
         return list(dict.fromkeys(lang for pair in self.models for lang in pair))
 
+    def reverse_of(self, model: ServedModel) -> ServedModel | None:
+        """The model translating the other way, whose teacher-forced pass over a pair,
+        reversed, gives the second direction's links (see :mod:`service.inference.agreement`)."""
+        return self.models.get((model.target_lang, model.source_lang))
+
     def sources_for(self, target: str | None) -> list[str]:
         """The source languages of the models that write ``target`` (None: any)."""
         return [s for s, t in self.models if target is None or t == target]

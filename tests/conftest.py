@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -164,6 +165,66 @@ def tiny_artifact(tiny_run: Path, tiny_data: Path) -> Path:
         },
     )
     return out
+
+
+def _tiny_model_config() -> Any:
+    from model_export.model import ModelConfig
+
+    return ModelConfig(
+        1,
+        1,
+        embedding_size=32,
+        encoder_hidden_size=32,
+        decoder_hidden_size=32,
+        attention_size=32,
+        output_size=32,
+        dropout=0.0,
+        alignment_head=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_reverse_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture corpus the other way round, Spanish to English, trained and exported
+    like the tiny model: the second direction of a two-model service."""
+    from model_export.corpus import read_tsv, reverse_splits, split_by_hash
+    from model_export.dataset import prepare
+    from model_export.export import write_artifact
+    from model_export.train import TrainConfig, load_model, train
+    from model_export.word_alignment import align_corpus
+
+    root = tmp_path_factory.mktemp("tiny-es-en")
+    data_dir, run_dir = root / "data", root / "run"
+    splits = split_by_hash(read_tsv(FIXTURE_CORPUS), dev_fraction=0.05, test_fraction=0.05)
+    prepare(
+        reverse_splits(splits),
+        data_dir,
+        vocab_size=400,
+        description={"name": "fixture", "source_lang": "es", "target_lang": "en"},
+    )
+    align_corpus(data_dir)
+    train(
+        data_dir,
+        run_dir,
+        _tiny_model_config(),
+        TrainConfig(epochs=3, batch_tokens=800, threads=1, learning_rate=5e-3, patience=10),
+    )
+    model, _ = load_model(run_dir / "best.pt")
+    out = root / "model"
+    metadata = {"name": "tiny-es-en", "version": "test", "source_lang": "es", "target_lang": "en"}
+    write_artifact(model, data_dir, out, metadata)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(
+    tiny_artifact: Path, tiny_reverse_artifact: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A models directory holding both tiny directions (``NMT_MODELS_DIR``)."""
+    root = tmp_path_factory.mktemp("models")
+    (root / "en-es").symlink_to(tiny_artifact, target_is_directory=True)
+    (root / "es-en").symlink_to(tiny_reverse_artifact, target_is_directory=True)
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,15 @@ def check_text(text: str) -> str:
 
 
 LinkRule = Literal["argmax", "intersection", "threshold"]
+Symmetrization = Literal["intersection", "union", "grow-diag-final-and", "product", "mean"]
+Links = Literal["forward", "agreement"]
+LINKS_DESCRIPTION = (
+    "'forward': the links of this model's own matrix (read with `link_rule`). 'agreement': "
+    "the links both directions agree on, where the model translating the other way is "
+    "served; it runs teacher-forced over each pair reversed, and the two matrices are "
+    "symmetrized as chosen on dev. Default: 'agreement' on /v1/align where the reverse model "
+    "is served, and NMT_TRANSLATE_LINKS on /v1/translate. Not with `link_rule`."
+)
 LINK_RULE_DESCRIPTION = (
     "How the Pharaoh links are read off the alignment matrix: 'argmax' (each target word to "
     "its best source word), 'intersection' (argmax links that are also the best target word "
@@ -80,6 +89,7 @@ class TranslateRequest(BaseModel):
         "that step (0 = off).",
     )
     link_rule: LinkRule | None = Field(None, description=LINK_RULE_DESCRIPTION)
+    links: Links | None = Field(None, description=LINKS_DESCRIPTION)
 
     @field_validator("text")
     @classmethod
@@ -161,12 +171,17 @@ class Alignment(BaseModel):
         description="Hard word alignments 'i-j' (source-target, 0-based), end-of-sentence "
         "excluded, read off the matrix named by `pharaoh_source` with `link_rule`."
     )
-    pharaoh_source: Literal["attention", "alignment_head"] = Field(
+    pharaoh_source: Literal["attention", "alignment_head", "agreement"] = Field(
         "attention",
         description="'alignment_head' when the model has a trained word-alignment head (its "
-        "probabilities are in `alignment_head`), else 'attention' (the model's alpha).",
+        "probabilities are in `alignment_head`), else 'attention' (the model's alpha); "
+        "'agreement' when the links come from both directions (see `links`).",
     )
-    link_rule: LinkRule = Field("argmax", description=LINK_RULE_DESCRIPTION)
+    link_rule: LinkRule | Symmetrization = Field(
+        "argmax",
+        description=LINK_RULE_DESCRIPTION + " With pharaoh_source 'agreement': the "
+        "symmetrization of the two directions.",
+    )
     alignment_head: HeadAlignment | None = Field(
         None,
         description="The alignment head's probabilities, when the model has one (for a "
@@ -200,6 +215,7 @@ class AlignRequest(BaseModel):
     source_lang: str | None = Field(None, description="Must be the model's source language.")
     target_lang: str | None = Field(None, description="Must be the model's target language.")
     link_rule: LinkRule | None = Field(None, description=LINK_RULE_DESCRIPTION)
+    links: Links | None = Field(None, description=LINKS_DESCRIPTION)
     format: Literal["text", "html", "xml"] = Field(
         "text",
         description="'html' or 'xml': the source is markup and the target plain text (one line per "

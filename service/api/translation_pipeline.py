@@ -19,6 +19,7 @@ from service.api.disconnect import ClientDisconnected, unless_disconnected
 from service.api.documents import alignment_document, model_info
 from service.api.errors import ApiError
 from service.api.units import pair_sentences, paragraphs, parse, segment
+from service.inference.agreement import AGREEMENT, AgreementPolicy, agreed
 from service.inference.search import SearchOptions
 from service.inference.translator import AlignOptions, DecodeRequest, LinkPolicy, Translation
 from service.registry import ServedModel
@@ -104,6 +105,53 @@ async def _decode(
         raise
 
 
+async def _agreed(
+    state: ServiceState,
+    model: ServedModel,
+    http_request: Request,
+    results: list[Translation],
+    sources: list[str],
+    links: str | None,
+    link_rule: str | None,
+    default: str,
+) -> list[Translation]:
+    """Forward links, or (``links`` "agreement", or by default where ``default`` says so)
+    the agreement of both directions: the reverse model, when served, runs teacher-forced
+    over each (translation, source) pair through its own scheduler."""
+    if links == AGREEMENT and link_rule is not None:
+        raise ApiError(
+            422,
+            "invalid_links",
+            "link_rule reads one direction's matrix: omit it with links 'agreement'",
+        )
+    if link_rule is not None or (links or default) != AGREEMENT:
+        return results
+    reverse = state.models.reverse_of(model)
+    if reverse is None:
+        if links == AGREEMENT:
+            raise ApiError(
+                422,
+                "no_reverse_model",
+                f"links 'agreement' needs a model translating {model.target_lang} to "
+                f"{model.source_lang}; served: {', '.join(m.key for m in state.models)}",
+            )
+        return results
+    pairs = [(result.text, source) for result, source in zip(results, sources, strict=True)]
+    backward = await _decode(state, reverse, http_request, pairs, AlignOptions())
+    policy = agreement_policy(model.translator.artifact.config)
+    return [agreed(f, b, policy) for f, b in zip(results, backward, strict=True)]
+
+
+def agreement_policy(config: dict[str, Any]) -> AgreementPolicy:
+    """The symmetrization chosen on dev when the model was evaluated with its reverse
+    (``model_config.json``: ``links.agreement``), else grow-diag-final-and."""
+    chosen = config.get("links", {}).get(AGREEMENT, {})
+    return AgreementPolicy(
+        str(chosen.get("method", AgreementPolicy.method)),
+        float(chosen.get("threshold", AgreementPolicy.threshold)),
+    )
+
+
 def _relinked(
     translations: list[Translation], link_rule: str | None, model: ServedModel
 ) -> list[Translation]:
@@ -157,6 +205,7 @@ async def translate_and_store(
     text_format: str = "text",
     source_lang: str | None = None,
     target_lang: str | None = None,
+    links: str | None = None,
 ) -> TranslatedBatch:
     """Check the rate and size limits, find the model for the language pair (detecting the
     source when it is not given), split the texts into sentences, decode every sentence as
@@ -178,6 +227,16 @@ async def translate_and_store(
     results = await _decode(state, model, http_request, segmented.sentences, options)
     state.metrics.source_characters.labels(model.key).inc(sum(len(text) for text in texts))
     results = _relinked(results, link_rule, model)
+    results = await _agreed(
+        state,
+        model,
+        http_request,
+        results,
+        segmented.sentences,
+        links,
+        link_rule,
+        state.settings.translate_links,
+    )
     documents = [
         join_translations(text, spans, group)
         for text, spans, group in zip(
@@ -202,6 +261,7 @@ async def align_and_store(
     text_format: str = "text",
     source_lang: str | None = None,
     target_lang: str | None = None,
+    links: str | None = None,
 ) -> TranslatedBatch:
     """Check the rate limit and the limits of both sides, pair the sentences of each side,
     run the teacher-forced pass through the model's scheduler and store one document per
@@ -228,6 +288,9 @@ async def align_and_store(
     items = list(zip(sources.sentences, targets.sentences, strict=True))
     aligned = await _decode(state, model, http_request, items, options)
     results = _relinked(aligned, link_rule, model)
+    results = await _agreed(
+        state, model, http_request, results, sources.sentences, links, link_rule, AGREEMENT
+    )
     documents = [
         assemble(source, s_spans, target, t_spans, group, pairing=how)
         for (source, target), s_spans, t_spans, group, how in zip(

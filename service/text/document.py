@@ -21,7 +21,7 @@ import numpy as np
 
 from service.inference.alignment import EOS, format_pharaoh
 from service.inference.translator import Alternative, Candidate, Translation
-from service.text.words import Span, map_words, whitespace_words
+from service.text.words import Span, map_words, pool_words, whitespace_words
 
 Link = tuple[int, int]
 
@@ -116,27 +116,6 @@ def parse_links(pharaoh: str) -> list[Link]:
     return links
 
 
-def _pool_words(
-    matrix: np.ndarray, source_map: list[int], target_map: list[int], n_source: int, n_target: int
-) -> np.ndarray:
-    """A (model target words x model source words) matrix, both ending with ``</s>``, pooled
-    onto whitespace words: columns of one word summed, rows of one word averaged, the
-    ``</s>`` row and column kept last. Rows still sum to 1."""
-    columns = [*source_map, n_source]
-    rows = [*target_map, n_target]
-    if columns == list(range(n_source + 1)) and rows == list(range(n_target + 1)):
-        return matrix
-    by_column = np.zeros((matrix.shape[0], n_source + 1))
-    np.add.at(by_column.T, columns, matrix.T)
-    pooled = np.zeros((n_target + 1, n_source + 1))
-    np.add.at(pooled, rows, by_column)
-    counts = np.bincount(rows, minlength=n_target + 1).astype(np.float64)
-    covered = counts > 0
-    pooled[covered] /= counts[covered, None]
-    pooled[~covered, n_source] = 1.0  # a word no model word landed on attends to </s>
-    return pooled
-
-
 def _weighted_score(scores: Sequence[float], weights: Sequence[int]) -> float:
     total = sum(weights)
     if total == 0:
@@ -183,12 +162,12 @@ def assemble(
                 translation=translation,
                 source_words=(s_base, s_base + len(s_words)),
                 target_words=(t_base, t_base + len(t_words)),
-                word_attention=_pool_words(
+                word_attention=pool_words(
                     translation.words.attention, s_map, t_map, len(s_words), len(t_words)
                 ),
                 head_words=None
                 if head is None
-                else _pool_words(head.attention, s_map, t_map, len(s_words), len(t_words)),
+                else pool_words(head.attention, s_map, t_map, len(s_words), len(t_words)),
             )
         )
         source_words.extend(s_words)

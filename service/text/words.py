@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import numpy as np
+
 Span = tuple[int, int]
 
 _WORD = re.compile(r"\S+")
@@ -54,3 +56,26 @@ def map_words(model_words: Sequence[str], words: Sequence[str]) -> list[int]:
         index = next((n for n, end in enumerate(ends) if middle < end), len(words) - 1)
         mapped.append(index)
     return mapped
+
+
+def pool_words(
+    matrix: np.ndarray, source_map: list[int], target_map: list[int], n_source: int, n_target: int
+) -> np.ndarray:
+    """A (model target words x model source words) matrix, both ending with ``</s>``,
+    pooled onto other words of the same texts: ``source_map`` and ``target_map`` from
+    :func:`map_words`, ``n_source`` and ``n_target`` words without ``</s>``. Columns of one
+    word are summed, rows of one word averaged, the ``</s>`` row and column kept last, so
+    rows still sum to 1."""
+    columns = [*source_map, n_source]
+    rows = [*target_map, n_target]
+    if columns == list(range(n_source + 1)) and rows == list(range(n_target + 1)):
+        return matrix
+    by_column = np.zeros((matrix.shape[0], n_source + 1))
+    np.add.at(by_column.T, columns, matrix.T)
+    pooled = np.zeros((n_target + 1, n_source + 1))
+    np.add.at(pooled, rows, by_column)
+    counts = np.bincount(rows, minlength=n_target + 1).astype(np.float64)
+    covered = counts > 0
+    pooled[covered] /= counts[covered, None]
+    pooled[~covered, n_source] = 1.0  # a word no model word landed on attends to </s>
+    return pooled

@@ -44,10 +44,15 @@ def test_concurrent_requests_are_batched(start_server: Callable[..., LiveServer]
         assert document.json()["alignment"] == translation["alignment"]
 
     metrics = metric_samples(server)
-    batches, texts = metrics['nmt_batch_size_texts_count{model="en-es"}'], metrics['nmt_batch_size_texts_sum{model="en-es"}']
+    batches, texts = (
+        metrics['nmt_batch_size_texts_count{model="en-es"}'],
+        metrics['nmt_batch_size_texts_sum{model="en-es"}'],
+    )
     assert texts == len(TEXTS)
     assert batches < len(TEXTS)
-    assert metrics['nmt_batch_size_texts_bucket{le="1.0",model="en-es"}'] < batches  # a batch of 2 or more
+    assert (
+        metrics['nmt_batch_size_texts_bucket{le="1.0",model="en-es"}'] < batches
+    )  # a batch of 2 or more
     assert metrics['nmt_queue_depth_texts{model="en-es"}'] == 0
 
 

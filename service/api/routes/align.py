@@ -37,6 +37,7 @@ async def align(request: AlignRequest, state: Ready, http_request: Request) -> R
         request.format,
         request.source_lang,
         request.target_lang,
+        request.links,
     )
     markup = batch.markup
     body = {

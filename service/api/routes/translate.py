@@ -38,6 +38,7 @@ async def translate(request: TranslateRequest, state: Ready, http_request: Reque
         request.format,
         request.source_lang,
         request.target_lang,
+        request.links,
     )
     markup = batch.markup
     body = {
