@@ -42,6 +42,8 @@ from bench.http_client import LeanConnection
 from service.inference.runtime import RuntimeOptions
 from service.inference.search import SearchOptions
 from service.inference.translator import Translator
+from service.text.document import join_text
+from service.text.sentences import split_sentences
 from service.text.words import Span, whitespace_words
 
 Link = tuple[int, int]
@@ -87,6 +89,12 @@ def group_paragraphs(books: Sequence[str], size: int = 5) -> list[list[int]]:
     return groups
 
 
+def join_groups(translations: Sequence[str], groups: Sequence[Sequence[int]]) -> list[str]:
+    """Consecutive translations joined with a space, as many to a paragraph as it has verses."""
+    cursor = iter(translations)
+    return [" ".join(next(cursor) for _ in group) for group in groups]
+
+
 def bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
     return float(sacrebleu.corpus_bleu(list(hypotheses), [list(references)]).score)
 
@@ -121,7 +129,7 @@ def split_paragraphs(translation: str, count: int) -> list[str] | None:
 
 
 async def translate_paragraphs(
-    url: str, paragraphs: Sequence[str], beam: int, per_text: int = 4, per_request: int = 8
+    url: str, paragraphs: Sequence[str], beam: int, per_text: int = 4, per_request: int = 4
 ) -> ParagraphRun:
     """Paragraphs ``per_text`` to a text joined with blank lines, through POST /v1/translate."""
     texts = [list(paragraphs[i : i + per_text]) for i in range(0, len(paragraphs), per_text)]
@@ -154,6 +162,22 @@ async def translate_paragraphs(
 
 
 # --- in process: verse by verse, and a paragraph as one input -------------------------------
+
+
+def translate_split(
+    translator: Translator, texts: Sequence[str], lang: str, beam: int, batch: int
+) -> list[str]:
+    """Each text split into sentences, every sentence decoded as its own row and the text
+    joined back with its own whitespace (the server's path, in process)."""
+    spans = [split_sentences(text, lang) or [(0, len(text))] for text in texts]
+    sentences = [
+        text[a:b] for text, text_spans in zip(texts, spans, strict=True) for a, b in text_spans
+    ]
+    translated = iter(translate_in_process(translator, sentences, beam, batch))
+    return [
+        join_text(text, text_spans, [next(translated) for _ in text_spans])[0]
+        for text, text_spans in zip(texts, spans, strict=True)
+    ]
 
 
 def translate_in_process(
@@ -388,8 +412,10 @@ def main(argv: list[str] | None = None) -> None:
         started = time.perf_counter()
         by_verse = translate_in_process(translator, [v.source for v in used], beam, 32)
         verse_seconds = time.perf_counter() - started
-        cursor = iter(by_verse)
-        joined = [" ".join(next(cursor) for _ in g) for g in groups]
+        started = time.perf_counter()
+        by_verse_split = translate_split(translator, [v.source for v in used], "en", beam, 32)
+        split_seconds = time.perf_counter() - started
+        joined = join_groups(by_verse, groups)
         started = time.perf_counter()
         whole = translate_in_process(translator, sources, beam, 8)
         whole_seconds = time.perf_counter() - started
@@ -399,11 +425,13 @@ def main(argv: list[str] | None = None) -> None:
                 "search": "greedy" if beam == 1 else f"beam {beam}",
                 "sentences (server)": paragraph_bleu,
                 "verse by verse": verse_bleu,
-                "ratio": round(paragraph_bleu / verse_bleu, 3),
+                "ratio": f"{paragraph_bleu / verse_bleu:.3f}",
                 "ratio >= 0.97": "yes" if paragraph_bleu >= 0.97 * verse_bleu else "NO",
+                "each verse split": bleu(join_groups(by_verse_split, groups), references),
                 "one input (old)": bleu(whole, references),
-                "s server/verses/whole": (
-                    f"{run.seconds:.0f}/{verse_seconds:.0f}/{whole_seconds:.0f}"
+                "seconds": (
+                    f"{run.seconds:.0f} / {verse_seconds:.0f} / {split_seconds:.0f} / "
+                    f"{whole_seconds:.0f}"
                 ),
             }
         )
@@ -418,7 +446,9 @@ def main(argv: list[str] | None = None) -> None:
         )
     print_table(
         f"Paragraph BLEU ({args.split}, sacrebleu, each paragraph against its reference "
-        "verses joined with a space)",
+        "verses joined with a space). sentences (server): the paragraphs over HTTP; verse by "
+        "verse: each verse one input; each verse split: each verse split into sentences on "
+        "its own, in process; one input (old): the paragraph as one input, no splitting",
         bleu_rows,
     )
     print_table(

@@ -13,6 +13,7 @@ from bench.documents import (
     choose_word,
     frequent_words,
     group_paragraphs,
+    join_groups,
     mark_word,
     marked_words,
     offset_failures,
@@ -21,8 +22,11 @@ from bench.documents import (
     placement_table,
     read_split,
     split_paragraphs,
+    translate_in_process,
     translate_paragraphs,
+    translate_split,
 )
+from service.inference.translator import Translator
 from tests.conftest import LiveServer
 
 VERSES = [
@@ -38,6 +42,20 @@ def test_paragraphs_are_consecutive_verses_of_one_book() -> None:
     books = ["Genesis"] * 7 + ["John"] * 2 + ["Genesis"]
     assert group_paragraphs(books, 3) == [[0, 1, 2], [3, 4, 5], [6], [7, 8], [9]]
     assert group_paragraphs([], 5) == []
+
+
+def test_join_groups_puts_each_paragraphs_verses_together() -> None:
+    assert join_groups(["a", "b", "c", "d"], [[0, 1, 2], [3]]) == ["a b c", "d"]
+
+
+def test_a_verse_split_into_sentences_is_joined_with_its_own_whitespace(
+    tiny_artifact: Path,
+) -> None:
+    translator = Translator.from_directory(tiny_artifact)
+    texts = ["Jesus wept.", "God is love.  Amen."]
+    alone = translate_in_process(translator, ["Jesus wept.", "God is love.", "Amen."], 1, 2)
+    split = translate_split(translator, texts, "en", 1, 2)
+    assert split == [alone[0], f"{alone[1]}  {alone[2]}"]
 
 
 def test_read_split_pairs_each_verse_with_its_links(tmp_path: Path) -> None:
