@@ -95,6 +95,21 @@ def join_groups(translations: Sequence[str], groups: Sequence[Sequence[int]]) ->
     return [" ".join(next(cursor) for _ in group) for group in groups]
 
 
+def crossing_sentences(paragraphs: Sequence[Sequence[str]], lang: str) -> tuple[int, int]:
+    """(sentences found in the paragraphs, those among them that span a verse boundary):
+    a verse that ends without a sentence end runs on into the next one's sentence."""
+    total = crossing = 0
+    for verses in paragraphs:
+        boundaries, position = [], 0
+        for verse in verses[:-1]:
+            position += len(verse) + 1
+            boundaries.append(position)
+        for start, end in split_sentences(" ".join(verses), lang):
+            total += 1
+            crossing += any(start < b < end for b in boundaries)
+    return total, crossing
+
+
 def bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
     return float(sacrebleu.corpus_bleu(list(hypotheses), [list(references)]).score)
 
@@ -376,9 +391,11 @@ def main(argv: list[str] | None = None) -> None:
     used = [verses[n] for group in groups for n in group]
     sources = [" ".join(verses[n].source for n in g) for g in groups]
     references = [" ".join(verses[n].target for n in g) for g in groups]
+    total, crossing = crossing_sentences([[verses[n].source for n in g] for g in groups], "en")
     print(
         f"{args.split}: {len(used)} verses in {len(groups)} paragraphs of up to "
-        f"{args.paragraph_size} (one book each), model {args.model}"
+        f"{args.paragraph_size} (one book each), model {args.model}; the paragraphs have "
+        f"{total} sentences, {crossing} of them across a verse boundary"
     )
 
     env = {"NMT_MAX_CHARS": "100000", "NMT_INTRA_OP_THREADS": str(args.threads)}

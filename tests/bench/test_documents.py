@@ -11,6 +11,7 @@ from bench.documents import (
     Placement,
     Verse,
     choose_word,
+    crossing_sentences,
     frequent_words,
     group_paragraphs,
     join_groups,
@@ -56,6 +57,11 @@ def test_a_verse_split_into_sentences_is_joined_with_its_own_whitespace(
     alone = translate_in_process(translator, ["Jesus wept.", "God is love.", "Amen."], 1, 2)
     split = translate_split(translator, texts, "en", 1, 2)
     assert split == [alone[0], f"{alone[1]}  {alone[2]}"]
+
+
+def test_sentences_across_a_verse_boundary_are_counted() -> None:
+    paragraphs = [["Jesus wept.", "God is love."], ["He said to them,", "“Follow me.”"]]
+    assert crossing_sentences(paragraphs, "en") == (3, 1)
 
 
 def test_read_split_pairs_each_verse_with_its_links(tmp_path: Path) -> None:
