@@ -12,7 +12,7 @@ MODEL ?= models/en-es
 # REVERSE=1 prepares the corpus the other way round (the Bible's Spanish to English).
 REVERSE ?=
 
-.PHONY: install install-dev serve test lint typecheck pytest bench soak gpu-check prepare train train-baseline export evaluate container-smoke
+.PHONY: install install-dev serve test lint typecheck pytest bench bench-documents soak gpu-check prepare train train-baseline export evaluate container-smoke
 
 $(VENV_PYTHON):
 	bash scripts/make-venv.sh "$(PYTHON)" "$(VENV)"
@@ -48,6 +48,13 @@ test: install-dev lint typecheck pytest
 
 bench: install-dev
 	$(VENV_PYTHON) -m bench.load --model $(MODEL)
+
+# Paragraphs of five verses through the server's sentence splitting against the same verses
+# one by one (BLEU, blank lines, word offsets), and <b> placed onto the reference through
+# /v1/align against eflomal's links. Needs `make prepare` (DATA) first; SPLIT=test for test.
+SPLIT ?= dev
+bench-documents: install-dev
+	$(VENV_PYTHON) -m bench.documents --model $(MODEL) --data $(DATA) --split $(SPLIT)
 
 # Mixed traffic for SOAK_MINUTES with Redis frozen for 20 s in the middle: prints errors,
 # latency percentiles, memory and the write buffer every 15 s.
