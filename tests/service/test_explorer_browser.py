@@ -385,4 +385,4 @@ def test_the_direction_picker_lists_the_served_models(page: Any, shared_server: 
     page.click("#submit")
     page.wait_for_selector("#error:not([hidden])")
     assert (sent[-1]["source_lang"], sent[-1]["target_lang"]) == ("es", "en")
-    assert "source_lang 'es' is not served" in page.text_content("#error")
+    assert "no model translates es to en" in page.text_content("#error")
