@@ -74,6 +74,22 @@ class DocumentTranslation:
     def target_tokens(self) -> list[str]:
         return [p for s in self.sentences for p in s.translation.target_tokens]
 
+    def covering_links(self) -> list[Link]:
+        """:attr:`links`, plus, for every source word they leave out, its best target word
+        in its sentence's matrix (the alignment head's where there is one). Markup placed
+        through these never leaves an element without words for want of a link."""
+        linked = {i for i, _ in self.links}
+        extra = []
+        for sentence in self.sentences:
+            matrix = sentence.word_attention if sentence.head_words is None else sentence.head_words
+            (s0, s1), (t0, t1) = sentence.source_words, sentence.target_words
+            if t1 == t0:
+                continue
+            for i in range(s0, s1):
+                if i not in linked:
+                    extra.append((i, t0 + int(np.argmax(matrix[: t1 - t0, i - s0]))))
+        return sorted({*self.links, *extra})
+
     @property
     def token_scores(self) -> np.ndarray | None:
         """Log-probability of each of :attr:`target_tokens` (aligned pairs only)."""
@@ -240,19 +256,21 @@ def unit_links(
     document: DocumentTranslation, source_ranges: Sequence[Span], target_spans: Sequence[Span]
 ) -> list[tuple[str, list[Link]]]:
     """For each unit (its range in the source and in the translation), its translated text
-    and its word links, re-indexed over the unit's own whitespace words."""
+    and its word links (:meth:`DocumentTranslation.covering_links`), re-indexed over the
+    unit's own whitespace words."""
 
     def words_in(spans: Sequence[Span | None], start: int, end: int) -> range:
         inside = [n for n, s in enumerate(spans) if s is not None and start <= s[0] < end]
         return range(inside[0], inside[-1] + 1) if inside else range(0)
 
+    covering = document.covering_links()
     result = []
     for (s0, s1), (t0, t1) in zip(source_ranges, target_spans, strict=True):
         source_words = words_in(document.source_spans, s0, s1)
         target_words = words_in(document.target_spans, t0, t1)
         links = [
             (i - source_words.start, j - target_words.start)
-            for i, j in document.links
+            for i, j in covering
             if i in source_words and j in target_words
         ]
         result.append((document.text[t0:t1], links))

@@ -75,3 +75,10 @@ def test_word_matrices_are_pooled_onto_whitespace_words() -> None:
     np.testing.assert_allclose(block.word_attention.sum(axis=1), 1.0)
     assert block.word_attention[0, 0] == 1.0  # both halves' weight on "1/2"
     assert document.links == [(0, 0), (1, 1)]
+
+
+def test_covering_links_give_every_source_word_its_best_target_word() -> None:
+    translation = sentence("One two three.", "Uno dos tres.", "0-0")  # two and three unlinked
+    document = join_translations("One two three.", [(0, 14)], [translation])
+    assert document.links == [(0, 0)]
+    assert document.covering_links() == [(0, 0), (1, 1), (2, 2)]  # the diagonal matrix
