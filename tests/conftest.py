@@ -109,15 +109,11 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data_dir
 
 
-@pytest.fixture(scope="session")
-def tiny_run(tiny_data: Path) -> Path:
-    """A run directory with a small attention model trained for a few epochs, with guided
-    alignment and an alignment head."""
+def _tiny_model_config() -> Any:
+    """The sizes of the tiny models: 32 everywhere, with an alignment head."""
     from model_export.model import ModelConfig
-    from model_export.train import TrainConfig, train
 
-    run_dir = tiny_data.parent / "run"
-    config = ModelConfig(
+    return ModelConfig(
         1,
         1,
         embedding_size=32,
@@ -128,10 +124,19 @@ def tiny_run(tiny_data: Path) -> Path:
         dropout=0.0,
         alignment_head=True,
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_data: Path) -> Path:
+    """A run directory with a small attention model trained for a few epochs, with guided
+    alignment and an alignment head."""
+    from model_export.train import TrainConfig, train
+
+    run_dir = tiny_data.parent / "run"
     train(
         tiny_data,
         run_dir,
-        config,
+        _tiny_model_config(),
         TrainConfig(
             epochs=4,
             batch_tokens=800,
@@ -165,22 +170,6 @@ def tiny_artifact(tiny_run: Path, tiny_data: Path) -> Path:
         },
     )
     return out
-
-
-def _tiny_model_config() -> Any:
-    from model_export.model import ModelConfig
-
-    return ModelConfig(
-        1,
-        1,
-        embedding_size=32,
-        encoder_hidden_size=32,
-        decoder_hidden_size=32,
-        attention_size=32,
-        output_size=32,
-        dropout=0.0,
-        alignment_head=True,
-    )
 
 
 @pytest.fixture(scope="session")
@@ -343,20 +332,26 @@ def start_server(tiny_artifact: Path, tmp_path: Path) -> Iterator[Callable[..., 
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def shared_server(
-    tiny_artifact: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    """One server with default settings for all tests of a module."""
+def module_server(tmp_path_factory: pytest.TempPathFactory, **models: str) -> LiveServer:
+    """A server with default settings on the models given (``NMT_MODEL_DIR=...`` or
+    ``NMT_MODELS_DIR=...``) and a SQLite store of its own."""
     tmp = tmp_path_factory.mktemp("server")
-    server = LiveServer(
+    return LiveServer(
         {
-            "NMT_MODEL_DIR": str(tiny_artifact),
+            **models,
             "NMT_STORE_PATH": str(tmp / "alignments.sqlite3"),
             "NMT_INTRA_OP_THREADS": "1",
             "NMT_STORE_WAIT_MS": "1000",
         },
         tmp / "server.log",
     )
+
+
+@pytest.fixture(scope="module")
+def shared_server(
+    tiny_artifact: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One server with default settings for all tests of a module."""
+    server = module_server(tmp_path_factory, NMT_MODEL_DIR=str(tiny_artifact))
     yield server
     server.stop()

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from service.inference.translator import AlignOptions, Translator
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, module_server
 
 ENGLISH = "And God said, Let there be light: and there was light."
 SPANISH = "Y dijo Dios: Sea la luz: y fué la luz."
@@ -20,16 +20,7 @@ SPANISH = "Y dijo Dios: Sea la luz: y fué la luz."
 
 @pytest.fixture(scope="module")
 def both(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("two-models")
-    server = LiveServer(
-        {
-            "NMT_MODELS_DIR": str(tiny_models_dir),
-            "NMT_STORE_PATH": str(tmp / "alignments.sqlite3"),
-            "NMT_INTRA_OP_THREADS": "1",
-            "NMT_STORE_WAIT_MS": "1000",
-        },
-        tmp / "server.log",
-    )
+    server = module_server(tmp_path_factory, NMT_MODELS_DIR=str(tiny_models_dir))
     yield server
     server.stop()
 
