@@ -189,12 +189,14 @@ def _evaluate(args: argparse.Namespace) -> None:
         report["alignment"] = alignment
         record_link_rules(args.model, alignment["links"])
         if args.backward:
-            from model_export.agreement import agreement
+            from model_export.agreement import agreement, chosen_agreement
 
             alignment["agreement"] = {
                 split: agreement(args.model, args.backward, args.data, split, threads=args.threads)
                 for split in ("dev", "test")
             }
+            chosen = chosen_agreement(alignment["agreement"]["dev"])
+            record_link_rules(args.model, {**alignment["links"], "agreement": chosen})
     if args.training_hardware:
         report["training_hardware"] = args.training_hardware
     (args.model / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -198,3 +198,23 @@ def format_table(report: dict[str, Any]) -> str:
                 f"{s['f1']:>6.3f} {s['aer']:>6.3f}"
             )
     return "\n".join(lines)
+
+
+def chosen_agreement(dev: dict[str, Any]) -> dict[str, Any]:
+    """From a dev report: the best way to combine both directions (the alignment head's
+    matrices where there are any), with its F1 beside the best single direction's, for
+    ``model_config.json`` (``links.agreement``). The service reads links by agreement by
+    default only where it beat the forward model alone on dev."""
+    source = "alignment_head" if "alignment_head" in dev["sources"] else "attention"
+    scores = dev["sources"][source]["links"]
+    combined = {n: s for n, s in scores.items() if not n.startswith(("forward", "backward"))}
+    name, best = max(combined.items(), key=lambda item: item[1]["f1"])
+    forward = max(s["f1"] for n, s in scores.items() if n.startswith("forward"))
+    method, _, threshold = name.partition(" ")
+    return {
+        "method": method,
+        "threshold": float(threshold) if threshold else DEFAULT_THRESHOLD,
+        "matrix": source,
+        "dev_f1": best["f1"],
+        "forward_dev_f1": forward,
+    }

@@ -122,3 +122,32 @@ def test_model_card_lists_the_test_links_and_the_dev_choice(report: dict[str, An
     rows = table.splitlines()[2:]
     assert len(rows) == 2 * len(link_rules())
     assert any("alignment_head / alignment_head | grow-diag-final-and" in row for row in rows)
+
+
+def test_the_chosen_agreement_is_the_best_combination_beside_the_best_direction() -> None:
+    from model_export.agreement import chosen_agreement
+
+    def scored(f1: float) -> dict[str, float]:
+        return {"precision": f1, "recall": f1, "f1": f1, "aer": 1 - f1}
+
+    dev = {
+        "sources": {
+            "alignment_head": {
+                "links": {
+                    "forward argmax": scored(0.70),
+                    "forward intersection": scored(0.74),
+                    "backward argmax": scored(0.80),
+                    "intersection": scored(0.76),
+                    "product 0.3": scored(0.78),
+                }
+            },
+            "attention": {"links": {"union": scored(0.9), "forward argmax": scored(0.5)}},
+        }
+    }
+    chosen = chosen_agreement(dev)
+    assert (chosen["method"], chosen["threshold"], chosen["matrix"]) == (
+        "product",
+        0.3,
+        "alignment_head",
+    )
+    assert (chosen["dev_f1"], chosen["forward_dev_f1"]) == (0.78, 0.74)
