@@ -56,14 +56,21 @@ class ModelChoice:
 
 
 async def choose_model(
-    state: ServiceState, texts: list[str], source: str | None, target: str | None
+    state: ServiceState,
+    texts: list[str],
+    source: str | None,
+    target: str | None,
+    report_detection: bool = False,
 ) -> ModelChoice:
     """The model for ``source`` to ``target`` (None: any that fits). Without a source, the
-    texts' language is detected among the sources of the models that write ``target``.
+    texts' language is detected among the sources of the models that write ``target``;
+    where only one model fits, only when the caller wants the detection reported.
     Raises :class:`UnsupportedPair`."""
     if source is not None:
         return ModelChoice(state.models.find(source, target))
     candidates = state.models.sources_for(target)
+    if len(candidates) <= 1 and not report_detection:
+        return ModelChoice(state.models.find(None, target))
     if not candidates:
         state.models.find(None, target)  # raises, naming what is served
     identifier = await state.identifier()
@@ -216,6 +223,7 @@ async def translate_and_store(
     source_lang: str | None = None,
     target_lang: str | None = None,
     links: str | None = None,
+    report_detection: bool = False,
 ) -> TranslatedBatch:
     """Check the rate and size limits, find the model for the language pair (detecting the
     source when it is not given), split the texts into sentences, decode every sentence as
@@ -227,7 +235,7 @@ async def translate_and_store(
     markup = [parse(text, text_format) for text in texts] if text_format != "text" else None
     if markup is not None:
         texts = [m.plain for m in markup]
-    choice = await choose_model(state, texts, source_lang, target_lang)
+    choice = await choose_model(state, texts, source_lang, target_lang, report_detection)
     model = choice.model
     options = state.search_options(beam_size, n_best, candidates)
     segmented = segment(texts, model.source_lang, state.settings.max_queue)

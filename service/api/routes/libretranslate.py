@@ -235,6 +235,7 @@ async def _translate(request: Request, state: ServiceState) -> dict[str, Any]:
         text_format=form.format,
         source_lang=None if form.source == AUTO else source,
         target_lang=form.target,
+        report_detection=form.source == AUTO,
     )
 
     def one(values: list[Any]) -> Any:
@@ -247,9 +248,8 @@ async def _translate(request: Request, state: ServiceState) -> dict[str, Any]:
     if alternatives:
         result["alternatives"] = one([[a.text for a in t.alternatives] for t in batch.translations])
     if form.source == AUTO:
-        detections = batch.detections or [(batch.model["source_lang"], 100.0)] * len(texts)
         result["detectedLanguage"] = one(
-            [{"language": lang, "confidence": round(c, 2)} for lang, c in detections]
+            [{"language": lang, "confidence": round(c, 2)} for lang, c in batch.detections or []]
         )
     return result
 
