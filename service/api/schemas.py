@@ -385,6 +385,9 @@ class DecodingOptions(BaseModel):
     length_penalty: float
     max_length_ratio: float | None
     forced: bool = Field(False, description="True: the target was given, not decoded.")
+    target_prefix: str | None = Field(
+        None, description="The start the translation was given (`target_prefix`), if any."
+    )
 
 
 class AlignmentDocument(BaseModel):

@@ -171,14 +171,20 @@ async def _store_documents(
     choice: ModelChoice,
     translations: list[DocumentTranslation],
     options: SearchOptions | AlignOptions,
+    prefixes: list[str | None] | None = None,
 ) -> TranslatedBatch:
-    """Count and hand one alignment document per translation to the write-behind buffer."""
+    """Count and hand one alignment document per translation to the write-behind buffer
+    (with the target prefix each was given, if any)."""
     assert state.writer is not None
     state.metrics.target_tokens.labels(choice.model.key).inc(
         sum(len(t.target_tokens) for t in translations)
     )
     model = model_info(choice.model)
-    documents = [alignment_document(uuid.uuid4().hex, t, model, options) for t in translations]
+    given = prefixes or [None] * len(translations)
+    documents = [
+        alignment_document(uuid.uuid4().hex, t, model, options, prefix)
+        for t, prefix in zip(translations, given, strict=True)
+    ]
     statuses = await state.writer.submit(documents)
     if StorageStatus.dropped in statuses:
         log.warning("alignment documents dropped: the write buffer is full")
@@ -272,7 +278,7 @@ async def translate_and_store(
             texts, segmented.spans, segmented.regroup(results), strict=True
         )
     ]
-    batch = await _store_documents(state, choice, documents, options)
+    batch = await _store_documents(state, choice, documents, options, target_prefixes)
     if markup is None:
         return batch
     rendered = [

@@ -62,6 +62,9 @@ def test_the_translation_starts_with_the_prefix_and_the_alignment_covers_it(
     assert all(sum(row) == pytest.approx(1.0, abs=1e-3) for row in alignment["attention"])
     assert alignment["words"]["target"][:2] == prefix.split()
     assert got["score"] < 0
+    stored = httpx.get(f"{shared_server.url}/v1/translations/{got['id']}", timeout=30).json()
+    assert stored["options"]["target_prefix"] == prefix
+    assert stored["alignment"]["target_tokens"] == alignment["target_tokens"]
 
 
 def test_the_score_counts_the_prefix_pieces(
