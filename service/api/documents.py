@@ -129,7 +129,12 @@ def alignment_document(
     translation: DocumentTranslation,
     model: dict[str, str],
     options: SearchOptions | AlignOptions,
+    target_prefix: str | None = None,
 ) -> dict[str, Any]:
+    """The stored document of a translation; ``target_prefix``: the start it was given."""
+    chosen = options_json(options)
+    if target_prefix is not None:
+        chosen["target_prefix"] = target_prefix
     return {
         "id": doc_id,
         "source": translation.source,
@@ -137,6 +142,6 @@ def alignment_document(
         "sentences": sentences_json(translation),
         "alignment": alignment_json(translation),
         "model": model,
-        "options": options_json(options),
+        "options": chosen,
         "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
     }

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.api.disconnect import ClientDisconnected
 from service.inference.scheduler import Overloaded, ShuttingDown
-from service.inference.translator import InputTooLong
+from service.inference.translator import InputTooLong, InvalidPrefix
 from service.registry import UnsupportedPair
 from service.storage import StoreUnavailable
 
@@ -37,6 +37,7 @@ def error_response(
 DOMAIN_ERRORS = (
     UnsupportedPair,
     InputTooLong,
+    InvalidPrefix,
     Overloaded,
     ShuttingDown,
     StoreUnavailable,
@@ -53,6 +54,8 @@ def as_api_error(error: Exception, retry_after_seconds: int) -> ApiError | None:
         return ApiError(422, "unsupported_language", str(error))
     if isinstance(error, InputTooLong):
         return ApiError(413, "input_too_long", str(error))
+    if isinstance(error, InvalidPrefix):
+        return ApiError(422, "invalid_target_prefix", str(error))
     if isinstance(error, Overloaded):
         return ApiError(503, "overloaded", f"the service is busy: {error}", retry)
     if isinstance(error, ShuttingDown):

@@ -90,6 +90,19 @@ class TranslateRequest(BaseModel):
     )
     link_rule: LinkRule | None = Field(None, description=LINK_RULE_DESCRIPTION)
     links: Links | None = Field(None, description=LINKS_DESCRIPTION)
+    target_prefix: str | list[str | None] | None = Field(
+        None,
+        description="The start the translation must have; the model completes it (greedy or "
+        "beam: every alternative starts with it, and `score` counts its pieces). A string "
+        "for a string `text`, a list (one per text, null for none) for a list. A text is "
+        "split into sentences: its prefix starts its first sentence. Tokenized like a "
+        "translation, so a prefix ending inside a word ('En el princ') is forced as the "
+        "pieces of that part of the word, and the model may finish the word; whitespace at "
+        "its end is not kept. Refused (422): empty, control characters, characters the "
+        "target vocabulary lacks, more pieces than the sentence's length limit allows, "
+        "format html or xml.",
+        examples=["En el principio"],
+    )
 
     @field_validator("text")
     @classmethod
@@ -97,9 +110,34 @@ class TranslateRequest(BaseModel):
         _as_list(value, "text")
         return value
 
+    @field_validator("target_prefix")
+    @classmethod
+    def _check_prefixes(cls, value: str | list[str | None] | None) -> str | list[str | None] | None:
+        for prefix in value if isinstance(value, list) else [value]:
+            if prefix is not None:
+                check_text(prefix)
+        return value
+
+    @model_validator(mode="after")
+    def _prefix_per_text(self) -> TranslateRequest:
+        prefix = self.target_prefix
+        if prefix is None:
+            return self
+        if isinstance(prefix, list) != isinstance(self.text, list):
+            raise ValueError("text and target_prefix must both be strings or both be lists")
+        if isinstance(prefix, list) and len(prefix) != len(self.text):
+            raise ValueError(f"text has {len(self.text)} texts but target_prefix has {len(prefix)}")
+        return self
+
     @property
     def texts(self) -> list[str]:
         return [self.text] if isinstance(self.text, str) else list(self.text)
+
+    @property
+    def target_prefixes(self) -> list[str | None] | None:
+        """One prefix per text (None for none), or None without any."""
+        prefix = self.target_prefix
+        return None if prefix is None else [prefix] if isinstance(prefix, str) else list(prefix)
 
 
 Span = tuple[int, int]
@@ -347,6 +385,9 @@ class DecodingOptions(BaseModel):
     length_penalty: float
     max_length_ratio: float | None
     forced: bool = Field(False, description="True: the target was given, not decoded.")
+    target_prefix: str | None = Field(
+        None, description="The start the translation was given (`target_prefix`), if any."
+    )
 
 
 class AlignmentDocument(BaseModel):

@@ -18,7 +18,7 @@ from service.api.deps import enforce_rate_limit
 from service.api.disconnect import ClientDisconnected, unless_disconnected
 from service.api.documents import alignment_document, model_info
 from service.api.errors import ApiError
-from service.api.units import pair_sentences, paragraphs, parse, segment
+from service.api.units import Segmented, pair_sentences, paragraphs, parse, segment
 from service.inference.agreement import AGREEMENT, AgreementPolicy, agreed
 from service.inference.search import SearchOptions
 from service.inference.translator import AlignOptions, DecodeRequest, LinkPolicy, Translation
@@ -99,13 +99,18 @@ def check_sizes(state: ServiceState, texts: list[str], what: str = "text") -> No
 
 
 async def _decode(
-    state: ServiceState, model: ServedModel, http_request: Request, items: list[Any], options: Any
+    state: ServiceState,
+    model: ServedModel,
+    http_request: Request,
+    items: list[Any],
+    options: Any,
+    prefixes: list[str | None] | None = None,
 ) -> list[Translation]:
     """Through the model's step scheduler; a client that leaves takes its texts out of the
     queue and its rows out of the running batch."""
     try:
         return await unless_disconnected(
-            http_request, model.scheduler.submit(DecodeRequest(items, options))
+            http_request, model.scheduler.submit(DecodeRequest(items, options, prefixes))
         )
     except ClientDisconnected:
         state.metrics.cancelled.inc()
@@ -183,14 +188,20 @@ async def _store_documents(
     choice: ModelChoice,
     translations: list[DocumentTranslation],
     options: SearchOptions | AlignOptions,
+    prefixes: list[str | None] | None = None,
 ) -> TranslatedBatch:
-    """Count and hand one alignment document per translation to the write-behind buffer."""
+    """Count and hand one alignment document per translation to the write-behind buffer
+    (with the target prefix each was given, if any)."""
     assert state.writer is not None
     state.metrics.target_tokens.labels(choice.model.key).inc(
         sum(len(t.target_tokens) for t in translations)
     )
     model = model_info(choice.model)
-    documents = [alignment_document(uuid.uuid4().hex, t, model, options) for t in translations]
+    given = prefixes or [None] * len(translations)
+    documents = [
+        alignment_document(uuid.uuid4().hex, t, model, options, prefix)
+        for t, prefix in zip(translations, given, strict=True)
+    ]
     statuses = await state.writer.submit(documents)
     if StorageStatus.dropped in statuses:
         log.warning("alignment documents dropped: the write buffer is full")
@@ -211,6 +222,21 @@ def _check_search(state: ServiceState, beam_size: int | None, n_best: int) -> in
     return beam_size
 
 
+def sentence_prefixes(
+    segmented: Segmented, prefixes: list[str | None]
+) -> tuple[list[str | None], list[str]]:
+    """Each text's prefix on its first sentence (the translation of a text starts with the
+    translation of its first sentence), none on the others; and how errors name them."""
+    per_sentence: list[str | None] = [None] * len(segmented.sentences)
+    labels = [""] * len(segmented.sentences)
+    first = 0
+    for n, (spans, prefix) in enumerate(zip(segmented.spans, prefixes, strict=True)):
+        if spans:
+            per_sentence[first], labels[first] = prefix, f"target_prefix {n}"
+        first += len(spans)
+    return per_sentence, labels
+
+
 async def translate_and_store(
     state: ServiceState,
     http_request: Request,
@@ -224,13 +250,18 @@ async def translate_and_store(
     target_lang: str | None = None,
     links: str | None = None,
     report_detection: bool = False,
+    target_prefixes: list[str | None] | None = None,
 ) -> TranslatedBatch:
     """Check the rate and size limits, find the model for the language pair (detecting the
     source when it is not given), split the texts into sentences, decode every sentence as
-    its own row through that model's scheduler, join each text back and store one document
-    per text."""
+    its own row through that model's scheduler (a text's first sentence from the text's
+    target prefix, if given), join each text back and store one document per text."""
     await enforce_rate_limit(http_request, state, len(texts))
     check_sizes(state, texts)
+    if target_prefixes is not None:
+        if text_format != "text":
+            raise ApiError(422, "invalid_target_prefix", "target_prefix is for format text only")
+        check_sizes(state, [p or "" for p in target_prefixes], "target_prefix")
     beam_size = _check_search(state, beam_size, n_best)
     markup = [parse(text, text_format) for text in texts] if text_format != "text" else None
     if markup is not None:
@@ -241,8 +272,12 @@ async def translate_and_store(
     segmented = segment(texts, model.source_lang, state.settings.max_queue)
     # Refuses an over-long sentence, naming it, before queueing.
     sources = model.translator.encode_sources(segmented.sentences, segmented.labels)
+    prefixes = None
+    if target_prefixes is not None:
+        prefixes, labels = sentence_prefixes(segmented, target_prefixes)
+        model.translator.encode_prefixes(prefixes, sources, options, labels)  # refuses bad ones
     state.metrics.source_tokens.labels(model.key).inc(sum(len(s.ids) for s in sources))
-    results = await _decode(state, model, http_request, segmented.sentences, options)
+    results = await _decode(state, model, http_request, segmented.sentences, options, prefixes)
     state.metrics.source_characters.labels(model.key).inc(sum(len(text) for text in texts))
     results = _relinked(results, link_rule, model)
     results = await _agreed(
@@ -261,7 +296,7 @@ async def translate_and_store(
             texts, segmented.spans, segmented.regroup(results), strict=True
         )
     ]
-    batch = await _store_documents(state, choice, documents, options)
+    batch = await _store_documents(state, choice, documents, options, target_prefixes)
     if markup is None:
         return batch
     rendered = [

@@ -12,6 +12,11 @@ any mix of decodings (greedy, beam of any width, forced), which is all that batc
 :func:`beam_search` runs a fixed batch to the end, the scheduler admits and retires
 decodings between steps. Attention is carried along every hypothesis (and re-ordered with
 the beam back-pointers), so the matrix returned with a hypothesis is the one that produced it.
+
+A search may start from a *target prefix* (CTranslate2's ``target_prefix``): its pieces are
+emitted first, each scored by the model's own log-probability at its step (gathered like
+EOS), and the search runs freely after them; every hypothesis, n-best included, starts with
+it and its attention and score cover it.
 """
 
 from __future__ import annotations
@@ -145,8 +150,11 @@ class Decoding:
 
 
 class SearchDecoding(Decoding):
-    """What greedy and beam search share: the sentence, the options, EOS and the length
-    limit at which EOS is forced."""
+    """What greedy and beam search share: the sentence, the options, EOS, the length
+    limit at which EOS is forced, and the target prefix emitted before the search is free.
+
+    The length limit counts the prefix; a prefix must leave room for EOS after it.
+    """
 
     def __init__(
         self,
@@ -156,6 +164,7 @@ class SearchDecoding(Decoding):
         bos: int,
         eos: int,
         options: SearchOptions,
+        prefix: Sequence[int] = (),
     ) -> None:
         self.source_row, self.source_length = source_row, source_length
         self.eos, self.options = eos, options
@@ -163,6 +172,14 @@ class SearchDecoding(Decoding):
         self.prev = np.full(self.rows, bos, dtype=np.int64)
         self.state = np.repeat(init_state[None, :], self.rows, axis=0)
         self.limit = options.max_length(source_length)
+        self.prefix = [int(token) for token in prefix]
+        if eos in self.prefix:
+            raise ValueError("a target prefix must not contain EOS")
+        if len(self.prefix) >= self.limit:
+            raise ValueError(
+                f"a target prefix of {len(self.prefix)} tokens leaves no room for EOS "
+                f"within the length limit of {self.limit}"
+            )
         self._start()
 
     @staticmethod
@@ -173,8 +190,14 @@ class SearchDecoding(Decoding):
     def _start(self) -> None:
         """Set up the search's own state (after the shared state)."""
 
+    def forcing_prefix(self) -> bool:
+        """Whether this step emits a prefix piece."""
+        return self.steps < len(self.prefix)
+
     def gather_tokens(self) -> np.ndarray:
-        return np.full(self.rows, self.eos, dtype=np.int64)
+        """The prefix piece while the prefix is emitted, else EOS (for the length limit)."""
+        token = self.prefix[self.steps] if self.forcing_prefix() else self.eos
+        return np.full(self.rows, token, dtype=np.int64)
 
     def remaining_steps(self) -> int:
         return self.limit - self.steps
@@ -192,8 +215,8 @@ class GreedyDecoding(SearchDecoding):
         self.log_prob = 0.0
 
     def advance(self, out: StepOutput) -> None:
-        forced = self.limit - 1 <= self.steps
-        token = self.eos if forced else int(out.top_ids[0, 0])
+        forced = self.forcing_prefix() or self.limit - 1 <= self.steps
+        token = int(self.gather_tokens()[0]) if forced else int(out.top_ids[0, 0])
         self.log_prob += float(out.gathered_log_probs[0] if forced else out.top_log_probs[0, 0])
         self.tokens.append(token)
         self.attention.append(out.attention[0, : self.source_length])
@@ -223,6 +246,9 @@ class BeamDecoding(SearchDecoding):
 
     Each row brings its 2 x beam best pieces, so the beam x 2 beam candidates hold the 2 x beam
     best continuations over the whole vocabulary: the same choice as ranking every piece.
+
+    While a prefix is emitted there is one live hypothesis (the other rows keep a score of
+    -inf, as at the first step); the beam widens at the first free step.
     """
 
     @staticmethod
@@ -260,9 +286,10 @@ class BeamDecoding(SearchDecoding):
         if self.options.candidates:
             c = self.options.candidates
             self.trace_candidates.append((out.top_ids[:, :c], out.top_log_probs[:, :c]))
-        forced = self.limit - 1 <= t  # only EOS may follow
-        if forced:
-            ids = np.full((k, 1), eos, dtype=np.int64)
+        prefix = self.forcing_prefix()
+        forced = not prefix and self.limit - 1 <= t  # only EOS may follow
+        if prefix or forced:  # one token for every row: the prefix piece, or EOS
+            ids = self.gather_tokens()[:, None]
             candidates = self.scores[:, None] + out.gathered_log_probs[:, None]
         else:
             ids = out.top_ids[:, : 2 * k]
@@ -299,9 +326,14 @@ class BeamDecoding(SearchDecoding):
             if live == k and len(self.finished) >= k:
                 break
         self.steps += 1
-        self.done = len(self.finished) >= k or forced
+        self.done = len(self.finished) >= k or forced or live == 0
         if self.done:
             return
+        # Fewer than k live continuations (a prefix step, a tiny vocabulary): the other rows
+        # copy the first and can never be chosen, so every step keeps its k rows.
+        new_parent += [new_parent[0]] * (k - live)
+        new_token += [new_token[0]] * (k - live)
+        new_score += [-np.inf] * (k - live)
         parents = np.array(new_parent, dtype=np.int64)
         self.state = out.state[parents]
         self.scores = np.array(new_score, dtype=np.float32)
@@ -370,9 +402,11 @@ def new_decoding(
     bos: int,
     eos: int,
     options: SearchOptions,
+    prefix: Sequence[int] = (),
 ) -> Decoding:
+    """Greedy or beam search of one sentence, starting with the target ``prefix``."""
     kind = GreedyDecoding if options.beam_size == 1 else BeamDecoding
-    return kind(source_row, init_state, source_length, bos, eos, options)
+    return kind(source_row, init_state, source_length, bos, eos, options, prefix)
 
 
 def step_decodings(step: StepFunction, decodings: Sequence[Decoding]) -> None:
@@ -395,12 +429,14 @@ def beam_search(
     bos: int,
     eos: int,
     options: SearchOptions,
+    prefixes: Sequence[Sequence[int]] | None = None,
 ) -> list[list[Hypothesis]]:
     """Search a batch to the end: the ``n_best`` hypotheses of each sentence, best first
-    (greedy when ``beam_size`` is 1)."""
+    (greedy when ``beam_size`` is 1), each sentence starting with its prefix, if given."""
+    prefixes = prefixes if prefixes is not None else [()] * len(source_lengths)
     decodings = [
-        new_decoding(n, init_state[n], length, bos, eos, options)
-        for n, length in enumerate(source_lengths)
+        new_decoding(n, init_state[n], length, bos, eos, options, prefix)
+        for n, (length, prefix) in enumerate(zip(source_lengths, prefixes, strict=True))
     ]
     live = list(decodings)
     while live:
@@ -416,9 +452,10 @@ def greedy_search(
     bos: int,
     eos: int,
     options: SearchOptions,
+    prefixes: Sequence[Sequence[int]] | None = None,
 ) -> list[list[Hypothesis]]:
     """Greedy decoding of a batch; one hypothesis per sentence."""
-    return beam_search(step, init_state, source_lengths, bos, eos, _greedy(options))
+    return beam_search(step, init_state, source_lengths, bos, eos, _greedy(options), prefixes)
 
 
 def _greedy(options: SearchOptions) -> SearchOptions:

@@ -45,6 +45,17 @@ class Tokenizer:
         pieces = [self.target.id_to_piece(i) for i in ids]
         return EncodedSource([*ids, self.eos_id], [*pieces, EOS_PIECE])
 
+    def encode_prefix(self, text: str) -> list[int]:
+        """The start of a translation, to be forced before the search: its pieces without
+        EOS. SentencePiece reads it as a whole text, so its first piece starts a word, and a
+        prefix ending inside a word ("En el princ") ends with that word's first pieces."""
+        return list(self.target.encode(text))
+
+    def unknown_target_pieces(self, ids: list[int]) -> int:
+        """How many of ``ids`` are the target vocabulary's unknown piece."""
+        unknown = self.target.unk_id()
+        return sum(1 for i in ids if i == unknown)
+
     def target_pieces(self, ids: list[int]) -> list[str]:
         """Pieces of a hypothesis; the EOS id becomes ``"</s>"``."""
         return [EOS_PIECE if i == self.eos_id else self.target.id_to_piece(i) for i in ids]

@@ -36,6 +36,11 @@ class InputTooLong(ValueError):
     """A text has more source (or given target) tokens than the service accepts."""
 
 
+class InvalidPrefix(ValueError):
+    """A target prefix the search cannot start from: characters the target vocabulary
+    lacks, or more pieces than its sentence's length limit leaves room for."""
+
+
 @dataclass(frozen=True)
 class AlignOptions:
     """Options of a teacher-forced pass over given translations."""
@@ -99,10 +104,15 @@ class Translation:
 @dataclass(frozen=True)
 class DecodeRequest:
     """Items decoded with one set of options: texts to translate (:class:`SearchOptions`)
-    or (source, target) pairs to align, teacher-forced (:class:`AlignOptions`)."""
+    or (source, target) pairs to align, teacher-forced (:class:`AlignOptions`).
+
+    ``prefixes``: for texts to translate, the start each translation must have (one per
+    item, None for a free one).
+    """
 
     items: list[Any]
     options: SearchOptions | AlignOptions
+    prefixes: list[str | None] | None = None
 
     @property
     def rows(self) -> int:
@@ -188,9 +198,42 @@ class Translator:
         self._check_length(encoded, "target", labels)
         return encoded
 
-    def translate(self, texts: list[str], options: SearchOptions) -> list[Translation]:
-        """Translate a batch of texts together; results in input order."""
-        return self.run_to_end(DecodeRequest(texts, options)) if texts else []
+    def encode_prefixes(
+        self,
+        prefixes: list[str | None],
+        sources: list[EncodedSource],
+        options: SearchOptions,
+        labels: list[str] | None = None,
+    ) -> list[list[int]]:
+        """Tokenize the target prefixes of these sources (no EOS; none for None). Raises
+        :class:`InvalidPrefix` for a prefix with characters the target vocabulary lacks, or
+        one that leaves no room for EOS within its sentence's length limit."""
+        encoded = []
+        for n, (prefix, source) in enumerate(zip(prefixes, sources, strict=True)):
+            ids = self.tokenizer.encode_prefix(prefix) if prefix is not None else []
+            name = labels[n] if labels is not None else f"target prefix {n}"
+            if self.tokenizer.unknown_target_pieces(ids):
+                raise InvalidPrefix(
+                    f"{name} has characters the target vocabulary lacks: {prefix!r}"
+                )
+            limit = options.max_length(len(source.ids))
+            if len(ids) >= limit:
+                raise InvalidPrefix(
+                    f"{name} has {len(ids)} pieces; a translation of its sentence may have "
+                    f"at most {limit - 1} before its end"
+                )
+            encoded.append(ids)
+        return encoded
+
+    def translate(
+        self,
+        texts: list[str],
+        options: SearchOptions,
+        prefixes: list[str | None] | None = None,
+    ) -> list[Translation]:
+        """Translate a batch of texts together, each starting with its prefix if given;
+        results in input order."""
+        return self.run_to_end(DecodeRequest(texts, options, prefixes)) if texts else []
 
     def align(self, pairs: list[tuple[str, str]], options: AlignOptions) -> list[Translation]:
         """Run the model teacher-forced over given translations: the attention it pays and
@@ -211,8 +254,10 @@ class Translator:
 
     def begin(self, requests: list[DecodeRequest]) -> list[Work]:
         """Encode the sources of all ``requests`` in one encoder run and start decoding them.
-        Raises :class:`InputTooLong` past the token limit."""
+        Raises :class:`InputTooLong` past the token limit, :class:`InvalidPrefix` for a
+        target prefix the search cannot start from."""
         works = []
+        prefixes: list[list[list[int]]] = []
         for request in requests:
             if isinstance(request.options, AlignOptions):
                 sources = self.encode_sources([source for source, _ in request.items])
@@ -221,6 +266,12 @@ class Translator:
                 )
             else:
                 sources, targets = self.encode_sources(request.items), None
+            given = request.prefixes or [None] * len(sources)
+            prefixes.append(
+                self.encode_prefixes(given, sources, request.options)
+                if isinstance(request.options, SearchOptions)
+                else [[] for _ in sources]
+            )
             works.append(Work(request, sources, targets, []))
         every = [source for work in works for source in work.sources]
         lengths = np.array([len(s.ids) for s in every], dtype=np.int64)
@@ -230,7 +281,7 @@ class Translator:
             tokens[row, : len(source.ids)] = source.ids
         batch = self.model.encode(tokens, lengths)
         ids = iter(zip(self.pool.add(batch, lengths), batch.init_state, strict=True))
-        for work in works:
+        for work, work_prefixes in zip(works, prefixes, strict=True):
             options = work.request.options
             for n, source in enumerate(work.sources):
                 sentence, init_state = next(ids)
@@ -249,7 +300,13 @@ class Translator:
                 else:
                     work.decodings.append(
                         new_decoding(
-                            sentence, init_state, len(source.ids), special.bos, special.eos, options
+                            sentence,
+                            init_state,
+                            len(source.ids),
+                            special.bos,
+                            special.eos,
+                            options,
+                            work_prefixes[n],
                         )
                     )
         return works

@@ -9,7 +9,7 @@ const KEY_STORAGE = "bahdanau-serve.api-key";
 const $ = (id) => document.getElementById(id);
 
 const view = {
-  doc: null, // {id, source, text, score, alternatives, storage, alignment, sentences, candidates, token_scores, markup}
+  doc: null, // {id, source, text, score, alternatives, storage, alignment, sentences, candidates, token_scores, markup, prefix}
   level: "word",
   matrix: "attention",
   links: false,
@@ -293,6 +293,7 @@ function renderSummary(doc) {
   if (doc.score !== undefined && doc.score !== null) scores.push(`score ${fmt(doc.score, 3)}`);
   if (doc.model) scores.push(`${doc.model.name} ${doc.model.version}`);
   if (doc.options && doc.options.beam_size) scores.push(`beam ${doc.options.beam_size}`);
+  if (doc.prefix) scores.push(`started from “${doc.prefix}”`);
   const count = (doc.sentences || []).length;
   if (count > 1) scores.push(`${count} sentences`);
   $("score").textContent = scores.join(" · ");
@@ -334,6 +335,55 @@ function chips(tokens, keys, side) {
 function renderWords(data) {
   $("source-words").replaceChildren(...chips(data.source, data.sourceKeys, "s"));
   $("target-words").replaceChildren(...chips(data.target, data.targetKeys, "t"));
+  const editable = canEditFrom(view.doc);
+  $("target-words").classList.toggle("editable", editable);
+  $("prefix-hint").hidden = !editable;
+  if (!editable) $("prefix-form").hidden = true;
+}
+
+// ---- editing the translation from a word -------------------------------------------------
+
+/** A decoded plain-text translation can be re-decoded from a prefix (not markup, not align). */
+function canEditFrom(doc) {
+  return Boolean(doc) && !doc.markup && !doc.token_scores && !(doc.options && doc.options.forced);
+}
+
+/** The translation up to and including target word `word` (an index into words.target). */
+function textThrough(doc, word) {
+  const span = doc.alignment.words.target_spans[word];
+  return span ? doc.text.slice(0, span[1]) : null;
+}
+
+/** Open the prefix box on a target chip's word: its text up to that word, ready to edit. */
+function editFrom(key) {
+  if (!canEditFrom(view.doc)) return;
+  const word = view.data.word.t.get(key);
+  const text = word === undefined ? null : textThrough(view.doc, word);
+  if (text === null) return;
+  $("prefix").value = text;
+  $("prefix-form").hidden = false;
+  $("prefix").focus();
+  $("prefix").setSelectionRange(text.length, text.length);
+}
+
+function onTargetChip(event) {
+  const chip = event.target.closest("[data-t]");
+  if (!chip) return;
+  if (event.type === "keydown") {
+    if (event.key !== "Enter" && event.key !== " ") return;
+    event.preventDefault();
+  }
+  editFrom(chip.dataset.t);
+}
+
+async function retranslate(event) {
+  event.preventDefault();
+  const prefix = $("prefix").value;
+  if (!prefix.trim()) {
+    showError("Type the start of the translation, or cancel.");
+    return;
+  }
+  await translateWith(prefix);
 }
 
 function heatmap(title, matrix, block, kind) {
@@ -677,6 +727,7 @@ function number(id) {
 
 function setBusy(busy) {
   $("submit").disabled = busy;
+  $("retranslate").disabled = busy;
   $("busy").hidden = !busy;
 }
 
@@ -706,18 +757,39 @@ async function submit(event) {
       if (markup && a.target_markup) doc.markup = { source: a.source, target: a.target_markup };
       show_document(doc);
     } else {
-      const body = { text: $("source").value, beam_size: number("beam-size"), n_best: number("n-best"), ...direction() };
-      if (markup) body.format = format;
-      const k = number("candidates");
-      if (view.features.candidates && k > 0) body.return_candidates = k;
-      const result = await api("POST", "/v1/translate", body);
-      const t = result.translations[0];
-      const doc = { ...t, source: $("source").value, model: result.model, options: { beam_size: body.beam_size } };
-      if (markup && t.plain) {
-        Object.assign(doc, { source: t.plain.source, text: t.plain.target, markup: { source: $("source").value, target: t.text } });
-      }
-      show_document(doc);
+      await translateText(format, null);
     }
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    setBusy(false);
+  }
+}
+
+/** Translate the source text, from `prefix` when given (POST /v1/translate target_prefix). */
+async function translateText(format, prefix) {
+  const markup = format !== "text";
+  const body = { text: $("source").value, beam_size: number("beam-size"), n_best: number("n-best"), ...direction() };
+  if (markup) body.format = format;
+  if (prefix !== null) body.target_prefix = prefix;
+  const k = number("candidates");
+  if (view.features.candidates && k > 0) body.return_candidates = k;
+  const result = await api("POST", "/v1/translate", body);
+  const t = result.translations[0];
+  const doc = { ...t, source: $("source").value, model: result.model, options: { beam_size: body.beam_size }, prefix };
+  if (markup && t.plain) {
+    Object.assign(doc, { source: t.plain.source, text: t.plain.target, markup: { source: $("source").value, target: t.text } });
+  }
+  show_document(doc);
+}
+
+async function translateWith(prefix) {
+  showError("");
+  setBusy(true);
+  try {
+    await view.models;
+    await translateText("text", prefix);
+    $("prefix-form").hidden = true;
   } catch (error) {
     showError(error.message);
   } finally {
@@ -814,6 +886,16 @@ function init() {
   $("step").addEventListener("input", (event) => {
     view.step = Number(event.target.value);
     renderStep();
+  });
+  $("target-words").addEventListener("click", onTargetChip);
+  $("target-words").addEventListener("keydown", onTargetChip);
+  $("prefix-form").addEventListener("submit", retranslate);
+  $("prefix").addEventListener("keydown", (event) => {
+    if (event.key === "Escape") $("prefix-cancel").click();
+  });
+  $("prefix-cancel").addEventListener("click", () => {
+    $("prefix-form").hidden = true;
+    showError("");
   });
   $("step-prev").addEventListener("click", () => moveStep(-1));
   $("step-next").addEventListener("click", () => moveStep(1));

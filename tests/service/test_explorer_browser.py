@@ -386,3 +386,47 @@ def test_the_direction_picker_lists_the_served_models(page: Any, shared_server: 
     page.wait_for_selector("#error:not([hidden])")
     assert (sent[-1]["source_lang"], sent[-1]["target_lang"]) == ("es", "en")
     assert "no model translates es to en" in page.text_content("#error")
+
+
+def test_a_target_word_edits_the_translation_from_there(
+    page: Any, shared_server: LiveServer
+) -> None:
+    sent: list[dict[str, Any]] = []
+    page.on(
+        "request",
+        lambda request: sent.append(request.post_data_json) if request.method == "POST" else None,
+    )
+    translate_in_page(page, shared_server)
+    words = stored_document(shared_server, page)["alignment"]["words"]
+    text = page.text_content("#translation-text")
+    assert page.is_hidden("#prefix-form")
+    page.click('#target-words [data-t="1"]')
+    assert page.is_visible("#prefix-form")
+    assert page.input_value("#prefix") == text[: words["target_spans"][1][1]]
+
+    prefix = "Y dijo Dios"
+    direct = httpx.post(
+        f"{shared_server.url}/v1/translate",
+        json={"text": SENTENCE, "beam_size": 3, "n_best": 2, "target_prefix": prefix},
+        timeout=60,
+    ).json()["translations"][0]
+    assert direct["text"].startswith(prefix) and direct["text"] != text
+    page.fill("#prefix", prefix)
+    page.press("#prefix", "Enter")  # submits the box, as "Re-translate from here" does
+    page.wait_for_function(
+        "(expected) => document.getElementById('translation-text').textContent === expected",
+        arg=direct["text"],
+        timeout=30_000,
+    )
+    assert sent[-1]["target_prefix"] == prefix and sent[-1]["text"] == SENTENCE
+    assert page.is_hidden("#prefix-form")
+    assert prefix in page.text_content("#score")
+
+    # From the keyboard: Enter on a focused target word opens the box, Escape closes it.
+    page.focus('#target-words [data-t="0"]')
+    page.keyboard.press("Enter")
+    assert page.input_value("#prefix") == "Y"
+    assert page.evaluate("document.activeElement.id") == "prefix"
+    page.keyboard.press("Escape")
+    assert page.is_hidden("#prefix-form")
+    assert len(sent) == 2  # translate, then re-translate from the prefix

@@ -235,3 +235,102 @@ def test_candidates_are_the_best_pieces_of_each_step_of_the_returned_path(beam_s
                 np.testing.assert_allclose([lp for _, lp in step], table[prev, expected], atol=1e-6)
     without = search(tables, lengths, SearchOptions(beam_size=beam_size))
     assert all(h.candidates is None for hyps in without for h in hyps)
+
+
+# --- target prefix ------------------------------------------------------------------------
+
+
+def search_with_prefix(
+    tables: Sequence[np.ndarray],
+    lengths: Sequence[int],
+    options: SearchOptions,
+    prefixes: Sequence[Sequence[int]],
+) -> list[list[Hypothesis]]:
+    step = bigram_step(tables, max(lengths))
+    init_state = np.zeros((len(tables), 2))
+    return beam_search(top_k_step(step), init_state, lengths, BOS, EOS, options, prefixes)
+
+
+@pytest.mark.parametrize("beam_size", [1, 4])
+def test_every_hypothesis_starts_with_the_prefix_and_scores_it(beam_size: int) -> None:
+    table = random_table(seed=41, eos_weight=0.7)
+    prefix = [C, C, A]  # unlikely pieces: the free search would not choose them
+    options = SearchOptions(beam_size=beam_size, n_best=beam_size, max_length_extra=6)
+    [hypotheses] = search_with_prefix([table], [6], options, [prefix])
+    assert len(hypotheses) == beam_size
+    for hypothesis in hypotheses:
+        assert hypothesis.tokens[: len(prefix)] == prefix
+        assert hypothesis.tokens[-1] == EOS and EOS not in hypothesis.tokens[:-1]
+        # The score adds the forced pieces' log-probabilities under the model, exactly.
+        expected = path_log_prob(table, hypothesis.tokens)
+        assert hypothesis.log_prob == pytest.approx(expected, abs=1e-4)
+        assert hypothesis.score == pytest.approx(expected / len(hypothesis.tokens), abs=1e-4)
+        assert_attention_follows(hypothesis, 6)  # one row per piece, prefix included
+    assert [h.score for h in hypotheses] == sorted((h.score for h in hypotheses), reverse=True)
+    assert len({tuple(h.tokens) for h in hypotheses}) == beam_size
+
+
+def test_greedy_continues_the_prefix_with_the_argmax() -> None:
+    table = random_table(seed=43, eos_weight=0.5)
+    options = SearchOptions(beam_size=1, max_length_extra=6)
+    [[hypothesis]] = search_with_prefix([table], [4], options, [[C]])
+    limit = options.max_length(4)
+    expected, prev = [C], C
+    while prev != EOS:
+        prev = EOS if len(expected) == limit - 1 else int(np.argmax(table[prev]))
+        expected.append(prev)
+    assert hypothesis.tokens == expected
+    assert hypothesis.log_prob == pytest.approx(path_log_prob(table, expected), abs=1e-5)
+
+
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_a_prefix_equal_to_the_free_output_changes_nothing(beam_size: int) -> None:
+    table = random_table(seed=3, eos_weight=0.5) if beam_size == 1 else MYOPIC
+    options = SearchOptions(beam_size=beam_size)
+    [[free]] = search([table], [4], options)
+    [[prefixed]] = search_with_prefix([table], [4], options, [free.tokens[:-1]])
+    assert prefixed.tokens == free.tokens
+    assert prefixed.score == pytest.approx(free.score, abs=1e-6)
+    np.testing.assert_array_equal(prefixed.attention, free.attention)
+
+
+def test_beam_search_from_a_prefix_keeps_to_it_where_greedy_would_not() -> None:
+    # Free beam search prefers B EOS; forced to start with A, every hypothesis starts with A.
+    options = SearchOptions(beam_size=2, n_best=2)
+    [hypotheses] = search_with_prefix([MYOPIC], [3], options, [[A]])
+    assert [h.tokens for h in hypotheses] == [[A, C, EOS], [A, EOS]]
+    assert hypotheses[1].log_prob == pytest.approx(np.log(0.55 * 0.45), abs=1e-4)
+
+
+def test_the_search_may_end_right_after_the_prefix() -> None:
+    # After B, EOS is almost certain: the prefix is the whole sentence.
+    for beam_size in (1, 2):
+        [hypotheses] = search_with_prefix([MYOPIC], [3], SearchOptions(beam_size=beam_size), [[B]])
+        assert hypotheses[0].tokens == [B, EOS]
+
+
+def test_the_length_limit_counts_the_prefix() -> None:
+    options = SearchOptions(beam_size=3, n_best=3, max_length_ratio=1.0, max_length_extra=0)
+    limit = options.max_length(4)  # 4 tokens, EOS included
+    hypotheses = search_with_prefix([ENDLESS], [4], options, [[B, C]])[0]
+    assert len(hypotheses[0].tokens) == limit
+    assert all(h.tokens[:2] == [B, C] and len(h.tokens) <= limit for h in hypotheses)
+    with pytest.raises(ValueError, match="no room for EOS"):
+        search_with_prefix([ENDLESS], [4], options, [[A] * limit])
+    with pytest.raises(ValueError, match="EOS"):
+        search_with_prefix([ENDLESS], [4], options, [[A, EOS]])
+
+
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_prefixed_and_free_sentences_share_a_batch(beam_size: int) -> None:
+    tables = [random_table(seed, eos_weight=0.7) for seed in (51, 52, 53)]
+    lengths = [3, 7, 5]
+    prefixes: list[list[int]] = [[C, A], [], [B]]
+    options = SearchOptions(beam_size=beam_size, n_best=beam_size, max_length_extra=3)
+    together = search_with_prefix(tables, lengths, options, prefixes)
+    for table, length, prefix, batched in zip(tables, lengths, prefixes, together, strict=True):
+        [alone] = search_with_prefix([table], [length], options, [prefix])
+        assert [h.tokens for h in batched] == [h.tokens for h in alone]
+        for got, expected in zip(batched, alone, strict=True):
+            np.testing.assert_array_equal(got.attention, expected.attention)
+            assert got.tokens[: len(prefix)] == prefix

@@ -39,6 +39,7 @@ async def translate(request: TranslateRequest, state: Ready, http_request: Reque
         request.source_lang,
         request.target_lang,
         request.links,
+        target_prefixes=request.target_prefixes,
     )
     markup = batch.markup
     body = {
