@@ -269,7 +269,12 @@ async def translate_and_store(
     choice = await choose_model(state, texts, source_lang, target_lang, report_detection)
     model = choice.model
     options = state.search_options(beam_size, n_best, candidates)
-    segmented = segment(texts, model.source_lang, state.settings.max_queue)
+    segmented = segment(
+        texts,
+        model.source_lang,
+        state.settings.max_queue,
+        max_words=state.settings.max_sentence_words,
+    )
     # Refuses an over-long sentence, naming it, before queueing.
     sources = model.translator.encode_sources(segmented.sentences, segmented.labels)
     prefixes = None

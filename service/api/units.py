@@ -9,7 +9,7 @@ from service.api.errors import ApiError
 from service.inference.translator import Translation
 from service.text.document import DocumentTranslation, join_units, unit_links
 from service.text.markup import MarkupDocument, MarkupError, UnitTranslation, parse_markup
-from service.text.sentences import split_sentences
+from service.text.sentences import split_long, split_sentences
 from service.text.words import Span, whitespace_lines
 
 
@@ -52,13 +52,17 @@ def _whole(text: str) -> list[Span]:
     return [(len(text) - len(text.lstrip()), len(text.rstrip()))]
 
 
-def segment(texts: list[str], lang: str, limit: int, kind: str = "text") -> Segmented:
-    """Split every text into sentences; refuse more sentences than the queue holds (413)."""
-    segmented = Segmented.of(
-        texts,
-        [split_sentences(text, lang) or (_whole(text) if text.strip() else []) for text in texts],
-        kind,
-    )
+def segment(
+    texts: list[str], lang: str, limit: int, kind: str = "text", max_words: int = 0
+) -> Segmented:
+    """Split every text into sentences, and those over ``max_words`` words at clause marks
+    (0: never); refuse more sentences than the queue holds (413)."""
+    spans = [
+        split_long(text, split_sentences(text, lang), max_words)
+        or (_whole(text) if text.strip() else [])
+        for text in texts
+    ]
+    segmented = Segmented.of(texts, spans, kind)
     if len(segmented.sentences) > limit:
         raise ApiError(
             413,

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 
 import sentencex
 
-__all__ = ["align_pieces", "split_sentences"]
+__all__ = ["align_pieces", "split_long", "split_sentences"]
 
 # The boundaries of str.splitlines().
 _LINE_BREAK = re.compile(r"\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
@@ -135,3 +135,38 @@ def _lines(text: str) -> list[tuple[int, int]]:
 def _language(lang: str) -> str:
     """The segmenter's code for ``lang``: "es-MX" and "ES" are "es"."""
     return lang.strip().lower().replace("_", "-").split("-")[0] or "en"
+
+
+_CLAUSE_MARK = re.compile(r"[;:,](?=\s)")
+_STRONGER = {";": 0, ":": 0, ",": 1}  # split at a semicolon or colon before a comma
+
+
+def split_long(text: str, spans: list[tuple[int, int]], max_words: int) -> list[tuple[int, int]]:
+    """``spans`` with every sentence of more than ``max_words`` words cut at clause marks
+    (``;`` ``:`` before ``,``), each cut as near its middle as the marks allow and leaving
+    a quarter of the words (at least three) on either side, until every piece fits or has
+    no such mark. An RNN translates a long input worse than its parts
+    (Bahdanau et al., Figure 2); 0 leaves the sentences as they are."""
+    if max_words <= 0:
+        return spans
+    result: list[tuple[int, int]] = []
+    pending = list(reversed(spans))
+    while pending:
+        start, end = pending.pop()
+        words = text[start:end].split()
+        marks = [m.end() for m in _CLAUSE_MARK.finditer(text, start, end) if m.end() < end]
+        if len(words) <= max_words or not marks:
+            result.append((start, end))
+            continue
+        middle = start + (end - start) / 2
+        least = max(3, len(words) // 4)  # words on either side of a cut
+        marks = [
+            p for p in marks if min(len(text[start:p].split()), len(text[p:end].split())) >= least
+        ]
+        if not marks:
+            result.append((start, end))
+            continue
+        cut = min(marks, key=lambda p: (_STRONGER[text[p - 1]], abs(p - middle)))
+        after = cut + len(text[cut:end]) - len(text[cut:end].lstrip())
+        pending.extend([(after, end), (start, cut)])
+    return result
