@@ -252,6 +252,10 @@ class Translator:
                             sentence, init_state, len(source.ids), special.bos, special.eos, options
                         )
                     )
+                    if self.model.shortlist is not None:
+                        self.pool.set_candidates(
+                            sentence, self.model.shortlist.candidates(source.ids)
+                        )
         return works
 
     def step(self, decodings: list[Decoding]) -> None:
