@@ -162,7 +162,8 @@ class OnnxSeq2Seq:
             artifact.decoder_step_shortlist_path,
         )
         if options.shortlist and shortlist_path is not None and shortlist_graph is not None:
-            self.shortlist = Shortlist.load(shortlist_path, int(artifact.sizes["tgt_vocab_size"]))
+            vocabulary = int(artifact.sizes["tgt_vocab_size"])
+            self.shortlist = Shortlist.load(shortlist_path, vocabulary)
             try:
                 self.shortlist_decoder = ort.InferenceSession(
                     str(shortlist_graph), session_options, providers=providers
@@ -184,6 +185,13 @@ class OnnxSeq2Seq:
         ):
             log.warning("CUDA provider available but not usable; running on CPU")
         log.info("ONNX Runtime %s with %s", ort.__version__, self.provider)
+
+    def use_shortlist(self, shortlist: Shortlist | None) -> None:
+        """Decode free rows over another shortlist (None: the full vocabulary), e.g. to
+        compare settings; needs an artifact with a shortlist, its step graph loaded."""
+        if shortlist is not None and self.shortlist_decoder is None:
+            raise RuntimeError("this artifact has no shortlist step graph (or it is turned off)")
+        self.shortlist = shortlist
 
     def encode(self, src_tokens: np.ndarray, src_lengths: np.ndarray) -> EncodedBatch:
         annotations, keys, init_state = self.encoder.run(
