@@ -178,3 +178,22 @@ def test_the_setting_turns_the_shortlist_off(monkeypatch: pytest.MonkeyPatch) ->
     assert Settings().shortlist is False
     monkeypatch.delenv("NMT_SHORTLIST")
     assert Settings().shortlist is True
+
+
+def test_int8_decodes_over_the_shortlist_and_aligns_exactly(
+    tiny_shortlist_artifact: Path,
+) -> None:
+    with_int8 = Translator.from_directory(tiny_shortlist_artifact, "int8", CPU)
+    assert with_int8.artifact.decoder_step_shortlist_path is not None
+    assert "int8" in with_int8.artifact.decoder_step_shortlist_path.parts
+    full_int8 = Translator.from_directory(
+        tiny_shortlist_artifact, "int8", RuntimeOptions(device="cpu", shortlist=False)
+    )
+    results = with_int8.translate(TEXTS, SearchOptions(beam_size=2))
+    assert all(r.target_tokens[-1] == "</s>" for r in results)
+    pairs = [(t, r.text) for t, r in zip(TEXTS, results, strict=True)]
+    for a, b in zip(
+        with_int8.align(pairs, AlignOptions()), full_int8.align(pairs, AlignOptions()), strict=True
+    ):
+        assert a.token_scores is not None and b.token_scores is not None
+        np.testing.assert_allclose(a.token_scores, b.token_scores, atol=1e-6)
