@@ -124,7 +124,7 @@ class ShortlistStepGraph(nn.Module):
         projection = self.decoder.projection
         weight = projection.weight.index_select(0, candidates)  # (C, O)
         bias = projection.bias.index_select(0, candidates)  # (C,)
-        logits = features @ weight.t() + bias  # (B, C)
+        logits = nn.functional.linear(features, weight, bias)  # (B, C): one Gemm, transB
         log_probs = torch.log_softmax(logits, dim=-1)
         gathered = log_probs.gather(1, gather_positions[:, None]).squeeze(1)
         return logits, log_probs, new_state, alpha, gathered
@@ -346,7 +346,19 @@ def quantize_int8(
             target / name,
             weight_type=QuantType.QInt8,
             op_types_to_quantize=["MatMul", "Gemm", "Gather"],
+            nodes_to_exclude=_bias_gathers(artifact_dir / name),
         )
+
+
+def _bias_gathers(path: Path) -> list[str]:
+    """The shortlist step's Gather of the output bias: kept in float, as the bias of the
+    full step's projection is, so both int8 steps give the same logits."""
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return [
+        node.name
+        for node in graph.node
+        if node.op_type == "Gather" and node.input[0] == "decoder.projection.bias"
+    ]
 
 
 def add_shortlist_step(artifact_dir: Path) -> None:
