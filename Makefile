@@ -12,7 +12,7 @@ MODEL ?= models/en-es
 # REVERSE=1 prepares the corpus the other way round (the Bible's Spanish to English).
 REVERSE ?=
 
-.PHONY: install install-dev serve test lint typecheck pytest bench bench-documents soak gpu-check prepare train train-baseline export evaluate container-smoke
+.PHONY: install install-dev serve test lint typecheck pytest bench bench-documents bench-shortlist soak gpu-check prepare train train-baseline export shortlist evaluate container-smoke
 
 $(VENV_PYTHON):
 	bash scripts/make-venv.sh "$(PYTHON)" "$(VENV)"
@@ -95,6 +95,20 @@ train-baseline: $(VENV)/.installed-dev
 
 export: $(VENV)/.installed-dev
 	$(VENV_PYTHON) -m model_export export --checkpoint $(RUNS)/head/best.pt --out $(MODEL)
+
+# The lexical shortlist from the word aligner's links (needs `make prepare`): each source
+# piece's SHORTLIST_K best target pieces plus the SHORTLIST_FREQUENT most frequent ones,
+# with the shortlist step graph for an artifact exported without one; then parity.
+SHORTLIST_K ?= 50
+SHORTLIST_FREQUENT ?= 200
+shortlist: $(VENV)/.installed-dev
+	$(VENV_PYTHON) -m model_export shortlist --data $(DATA) --model $(MODEL) \
+		--k $(SHORTLIST_K) --frequent $(SHORTLIST_FREQUENT)
+
+# Greedy dev BLEU with the full vocabulary against several shortlists (k, N); the speed
+# column is only meaningful on a quiet machine.
+bench-shortlist: install-dev
+	$(VENV_PYTHON) -m bench.shortlist --model $(MODEL) --data $(DATA)
 
 # Without a baseline checkpoint, the baseline's last measured scores are kept.
 BASELINE_CHECKPOINT ?=

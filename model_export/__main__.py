@@ -1,4 +1,5 @@
-"""Command line of the training pipeline: prepare, word-align, train, export, evaluate."""
+"""Command line of the training pipeline: prepare, word-align, train, export, shortlist,
+evaluate."""
 
 from __future__ import annotations
 
@@ -153,6 +154,30 @@ def _export(args: argparse.Namespace) -> None:
         raise SystemExit("parity check failed")
 
 
+def _shortlist(args: argparse.Namespace) -> None:
+    import json
+
+    from model_export.export import rebuild_torch_model
+    from model_export.parity import check_parity
+    from model_export.shortlist import install_shortlist
+
+    shortlist = install_shortlist(args.model, args.data, args.k, args.frequent)
+    sources = shortlist.indptr.size - 1
+    print(
+        json.dumps(
+            {
+                "source_pieces": sources,
+                "mean_candidates_per_source_piece": round(shortlist.indices.size / sources, 2),
+                "always": int(shortlist.always.size),
+            }
+        )
+    )
+    report = check_parity(rebuild_torch_model(args.model), args.model)
+    print(json.dumps(report.__dict__ | {"ok": report.ok}))
+    if not report.ok:
+        raise SystemExit("parity check failed")
+
+
 def _evaluate(args: argparse.Namespace) -> None:
     import json
 
@@ -290,6 +315,16 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--name", default="bahdanau-en-es")
     ex.add_argument("--version", default="1")
     ex.set_defaults(func=_export)
+
+    sl = commands.add_parser(
+        "shortlist",
+        help="write a lexical shortlist into an artifact from the word aligner's links",
+    )
+    sl.add_argument("--data", type=Path, required=True, help="prepared, word-aligned data")
+    sl.add_argument("--model", type=Path, required=True, help="artifact directory")
+    sl.add_argument("--k", type=int, default=50, help="target pieces per source piece")
+    sl.add_argument("--frequent", type=int, default=200, help="most frequent pieces, always")
+    sl.set_defaults(func=_shortlist)
 
     ev = commands.add_parser("evaluate", help="score an artifact and write its model card")
     ev.add_argument("--model", type=Path, required=True, help="artifact directory")

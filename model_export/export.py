@@ -10,11 +10,19 @@ Artifact layout (everything the service needs, nothing from PyTorch)::
                         -> log_probs (B,V), new_state (B,D), attention (B,T),
                            gathered_log_probs (B,): log-probability of each row's gather token,
                            top_log_probs (B,k), top_ids (B,k): the k best pieces, best first
+    decoder_step_shortlist.onnx
+                        the decoder step over C candidate pieces: the inputs of
+                        decoder_step.onnx but ``gather_positions`` (B,) int64 (indices into
+                        the candidates) for ``gather_tokens``, and ``candidates`` (C,) int64
+                        -> logits (B,C), log_probs (B,C): renormalized over the candidates,
+                           new_state, attention, gathered_log_probs (B,),
+                           top_log_probs (B,k), top_ids (B,k): vocabulary ids, best first
     alignment_head.onnx annotations (B,T,2H), src_mask (B,T) bool, tgt_tokens (B,U) int64
                         (y_1..y_U, the last ``</s>``), tgt_lengths (B,) int64
                         -> probabilities (B,U,T); only for a model with an alignment head,
                         run once per finished translation or aligned pair
-    int8/               the encoder and decoder step with dynamically quantized weights
+    int8/               the encoder and both decoder steps with dynamically quantized weights
+    shortlist.npz       optional, the lexical shortlist (``model_export.shortlist``)
     source.spm, target.spm
     model_config.json   format version, sizes, special-token ids, languages, data, scores
 
@@ -46,6 +54,7 @@ from model_export.model import ModelConfig, Seq2Seq
 FORMAT_VERSION = 1
 ENCODER_FILE, DECODER_FILE = "encoder.onnx", "decoder_step.onnx"
 HEAD_FILE = "alignment_head.onnx"
+SHORTLIST_DECODER_FILE = "decoder_step_shortlist.onnx"
 OPSET = 17
 
 
@@ -83,6 +92,42 @@ class DecoderStepGraph(nn.Module):
         )
         gathered = log_probs.gather(1, gather_tokens[:, None]).squeeze(1)
         return log_probs, new_state, alpha, gathered
+
+
+class ShortlistStepGraph(nn.Module):
+    """The decoder step scoring only the candidate rows of the output projection.
+
+    Gather picks the C rows of the projection's weight and bias, one (B,O) x (O,C) product
+    scores them, and the log-softmax runs over the candidates: a candidate's log-probability
+    is renormalized over the candidates (as in Marian), the full one less a constant per row,
+    the log of the candidates' share of the probability mass.
+    """
+
+    def __init__(self, model: Seq2Seq) -> None:
+        super().__init__()
+        self.decoder = model.decoder
+        self.model = [model]
+
+    def forward(
+        self,
+        prev_tokens: torch.Tensor,
+        state: torch.Tensor,
+        annotations: torch.Tensor,
+        keys: torch.Tensor,
+        src_mask: torch.Tensor,
+        gather_positions: torch.Tensor,
+        candidates: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        features, new_state, alpha = self.decoder.step_features(
+            prev_tokens, state, annotations, keys, src_mask
+        )  # (B, O)
+        projection = self.decoder.projection
+        weight = projection.weight.index_select(0, candidates)  # (C, O)
+        bias = projection.bias.index_select(0, candidates)  # (C,)
+        logits = nn.functional.linear(features, weight, bias)  # (B, C): one Gemm, transB
+        log_probs = torch.log_softmax(logits, dim=-1)
+        gathered = log_probs.gather(1, gather_positions[:, None]).squeeze(1)
+        return logits, log_probs, new_state, alpha, gathered
 
 
 class AlignmentHeadGraph(nn.Module):
@@ -190,8 +235,54 @@ def export_onnx(model: Seq2Seq, out_dir: Path) -> None:
                 dynamo=False,
             )
     append_top_k(out_dir / DECODER_FILE)
+    export_shortlist_step(model, out_dir)
     for name in graph_files(model.config):
         onnx.checker.check_model(str(out_dir / name))
+
+
+def export_shortlist_step(model: Seq2Seq, out_dir: Path) -> Path:
+    """Write ``decoder_step_shortlist.onnx`` (see the module docstring)."""
+    model.eval()
+    _, (prev, state, annotations, keys, mask, _) = _example_inputs(model.config)
+    candidates = torch.tensor([tokenizer.EOS_ID, 5, 7, 11], dtype=torch.long)
+    positions = torch.tensor([0, 0])
+    path = out_dir / SHORTLIST_DECODER_FILE
+    with torch.no_grad():
+        torch.onnx.export(
+            ShortlistStepGraph(model),
+            (prev, state, annotations, keys, mask, positions, candidates),
+            str(path),
+            input_names=[
+                "prev_tokens",
+                "state",
+                "annotations",
+                "keys",
+                "src_mask",
+                "gather_positions",
+                "candidates",
+            ],
+            output_names=["logits", "log_probs", "new_state", "attention", "gathered_log_probs"],
+            dynamic_axes={
+                "prev_tokens": {0: "batch"},
+                "gather_positions": {0: "batch"},
+                "candidates": {0: "candidates"},
+                "gathered_log_probs": {0: "batch"},
+                "state": {0: "batch"},
+                "annotations": {0: "batch", 1: "src_len"},
+                "keys": {0: "batch", 1: "src_len"},
+                "src_mask": {0: "batch", 1: "src_len"},
+                "logits": {0: "batch", 1: "candidates"},
+                "log_probs": {0: "batch", 1: "candidates"},
+                "new_state": {0: "batch"},
+                "attention": {0: "batch", 1: "src_len"},
+            },
+            opset_version=OPSET,
+            do_constant_folding=False,
+            dynamo=False,
+        )
+    append_top_k(path, ids_from="candidates")
+    onnx.checker.check_model(str(path))
+    return path
 
 
 def graph_files(config: ModelConfig) -> tuple[str, ...]:
@@ -201,26 +292,34 @@ def graph_files(config: ModelConfig) -> tuple[str, ...]:
     return ENCODER_FILE, DECODER_FILE
 
 
-def append_top_k(decoder_path: Path) -> None:
+def append_top_k(decoder_path: Path, ids_from: str | None = None) -> None:
     """End the decoder step in TopK over ``log_probs``, with k a graph input.
 
     The exporter would freeze k as a constant; as an input, one graph serves greedy (k = 1),
-    beam search (2 x beam) and candidate lists alike.
+    beam search (2 x beam) and candidate lists alike. With ``ids_from`` (the shortlist
+    step's ``candidates``), TopK's positions are mapped to the ids they stand for.
     """
     model = onnx.load(str(decoder_path))
     graph = model.graph
     graph.input.append(onnx.helper.make_tensor_value_info("top_k", onnx.TensorProto.INT64, [1]))
+    positions = "top_positions" if ids_from else "top_ids"
     graph.node.append(
         onnx.helper.make_node(
             "TopK",
             ["log_probs", "top_k"],
-            ["top_log_probs", "top_ids"],
+            ["top_log_probs", positions],
             name="top_k_of_log_probs",
             axis=-1,
             largest=1,
             sorted=1,
         )
     )
+    if ids_from:
+        graph.node.append(
+            onnx.helper.make_node(
+                "Gather", [ids_from, positions], ["top_ids"], name="ids_of_top_k", axis=0
+            )
+        )
     graph.output.extend(
         [
             onnx.helper.make_tensor_value_info(
@@ -232,19 +331,46 @@ def append_top_k(decoder_path: Path) -> None:
     onnx.save(model, str(decoder_path))
 
 
-def quantize_int8(artifact_dir: Path) -> None:
-    """Dynamic int8 quantization of both graphs into ``artifact_dir/int8``."""
+def quantize_int8(
+    artifact_dir: Path,
+    names: tuple[str, ...] = (ENCODER_FILE, DECODER_FILE, SHORTLIST_DECODER_FILE),
+) -> None:
+    """Dynamic int8 quantization of the encoder and decoder graphs into ``artifact_dir/int8``."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     target = artifact_dir / "int8"
     target.mkdir(exist_ok=True)
-    for name in (ENCODER_FILE, DECODER_FILE):
+    for name in names:
         quantize_dynamic(
             artifact_dir / name,
             target / name,
             weight_type=QuantType.QInt8,
             op_types_to_quantize=["MatMul", "Gemm", "Gather"],
+            nodes_to_exclude=_bias_gathers(artifact_dir / name),
         )
+
+
+def _bias_gathers(path: Path) -> list[str]:
+    """The shortlist step's Gather of the output bias: kept in float, as the bias of the
+    full step's projection is, so both int8 steps give the same logits."""
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return [
+        node.name
+        for node in graph.node
+        if node.op_type == "Gather" and node.input[0] == "decoder.projection.bias"
+    ]
+
+
+def add_shortlist_step(artifact_dir: Path) -> None:
+    """Give an artifact exported before the shortlist its shortlist step graph (fp32 and
+    int8), made from the artifact's own initializers; the other graphs stay as they are."""
+    export_shortlist_step(rebuild_torch_model(artifact_dir), artifact_dir)
+    quantize_int8(artifact_dir, (SHORTLIST_DECODER_FILE,))
+    config_path = artifact_dir / "model_config.json"
+    config = json.loads(config_path.read_text())
+    config["decoder_step_shortlist"] = SHORTLIST_DECODER_FILE
+    config.setdefault("int8", {})["decoder_step_shortlist"] = f"int8/{SHORTLIST_DECODER_FILE}"
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
 
 
 def rebuild_torch_model(artifact_dir: Path) -> Seq2Seq:
@@ -274,7 +400,12 @@ def write_artifact(model: Seq2Seq, data_dir: Path, out_dir: Path, metadata: dict
         "format_version": FORMAT_VERSION,
         "encoder": ENCODER_FILE,
         "decoder_step": DECODER_FILE,
-        "int8": {"encoder": f"int8/{ENCODER_FILE}", "decoder_step": f"int8/{DECODER_FILE}"},
+        "decoder_step_shortlist": SHORTLIST_DECODER_FILE,
+        "int8": {
+            "encoder": f"int8/{ENCODER_FILE}",
+            "decoder_step": f"int8/{DECODER_FILE}",
+            "decoder_step_shortlist": f"int8/{SHORTLIST_DECODER_FILE}",
+        },
         **({"alignment_head": HEAD_FILE} if model.alignment_head is not None else {}),
         "source_tokenizer": "source.spm",
         "target_tokenizer": "target.spm",

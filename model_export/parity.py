@@ -2,6 +2,12 @@
 
 On padded batches of several sizes with mixed lengths, compares log-probabilities and
 attention over a teacher-forced decode, and the greedy translations token by token.
+
+The shortlist step graph is compared on its logits (before the softmax), against PyTorch's
+projection at the candidate rows: its log-probabilities are renormalized over the
+candidates, so they differ from the full graph's by a constant per row (the log of the
+candidates' share of the mass), and that constant's spread across a row, and the best
+candidate, are compared with the full graph's.
 """
 
 from __future__ import annotations
@@ -10,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import torch
 
 from model_export.model import Seq2Seq
 from service.inference.artifact import load_artifact
-from service.inference.runtime import EncodedBatch, OnnxSeq2Seq, RuntimeOptions
+from service.inference.runtime import EncodedBatch, OnnxSeq2Seq, RuntimeOptions, session_options
 from service.inference.search import FullStepFunction, SearchOptions, greedy_search, top_k_step
 
 TOLERANCE = 1e-4
@@ -28,11 +35,20 @@ class ParityReport:
     max_head_diff: float = 0.0  # alignment head: ONNX vs PyTorch, and batched vs alone
     greedy_identical: bool = True
     cases: int = 0
+    # The shortlist step: its logits vs PyTorch's, the spread across a row of its offset
+    # from the full graph's log-probabilities, and whether the best candidate is the same.
+    max_shortlist_logit_diff: float = 0.0
+    max_shortlist_offset_spread: float = 0.0
+    shortlist_best_identical: bool = True
+    shortlist_rows: int = 0
 
     @property
     def ok(self) -> bool:
         return (
             self.greedy_identical
+            and self.shortlist_best_identical
+            and self.max_shortlist_logit_diff <= TOLERANCE
+            and self.max_shortlist_offset_spread <= TOLERANCE
             and self.max_log_prob_diff <= TOLERANCE
             and self.max_attention_diff <= TOLERANCE
             and self.max_head_diff <= TOLERANCE
@@ -126,6 +142,73 @@ def _head_diff(
     return worst
 
 
+def shortlist_candidates(
+    artifact_dir: Path, tokens: np.ndarray, vocab: int, special: list[int], seed: int
+) -> np.ndarray:
+    """Candidates of a batch: the artifact's shortlist over its source tokens, else a
+    random fifth of the vocabulary with the special tokens."""
+    artifact = load_artifact(artifact_dir)
+    if artifact.shortlist_path is not None:
+        from service.inference.shortlist import Shortlist
+
+        shortlist = Shortlist.load(artifact.shortlist_path, vocab)
+        return shortlist.candidates(tokens.ravel().tolist())
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(vocab, size=max(8, vocab // 5), replace=False)
+    return np.unique(np.r_[chosen, special]).astype(np.int64)
+
+
+def shortlist_step_parity(
+    model: Seq2Seq,
+    onnx_model: OnnxSeq2Seq,
+    shortlist_step: ort.InferenceSession,
+    encoded: EncodedBatch,
+    targets: np.ndarray,
+    candidates: np.ndarray,
+    report: ParityReport,
+) -> None:
+    """Teacher-forced along ``targets``: the shortlist step against PyTorch's logits and the
+    full graph's log-probabilities at the candidates (see the module docstring)."""
+    rows = np.arange(targets.shape[0])
+    full_step = onnx_model.step_function(encoded)
+    feeds = {
+        "annotations": encoded.annotations,
+        "keys": encoded.keys,
+        "src_mask": encoded.mask,
+        "candidates": candidates,
+        "gather_positions": np.zeros(rows.size, dtype=np.int64),
+        "top_k": np.ones(1, dtype=np.int64),
+    }
+    used = {i.name for i in shortlist_step.get_inputs()}
+    state = encoded.init_state
+    for i in range(targets.shape[1]):
+        prev, current = targets[:, i], state
+        feeds.update(prev_tokens=prev, state=current)
+        logits, log_probs, top_ids = shortlist_step.run(
+            ["logits", "log_probs", "top_ids"], {k: v for k, v in feeds.items() if k in used}
+        )
+        full_log_probs, state, _ = full_step(prev, state, rows)
+        with torch.no_grad():
+            features, _, _ = model.decoder.step_features(
+                torch.from_numpy(prev),
+                torch.from_numpy(current),
+                torch.from_numpy(encoded.annotations),
+                torch.from_numpy(encoded.keys),
+                torch.from_numpy(encoded.mask),
+            )
+            reference = model.decoder.projection(features).numpy()[:, candidates]
+        offset = full_log_probs[:, candidates] - log_probs  # a constant per row
+        best = np.argmax(full_log_probs[:, candidates], axis=1)
+        report.max_shortlist_logit_diff = max(
+            report.max_shortlist_logit_diff, float(np.abs(logits - reference).max())
+        )
+        report.max_shortlist_offset_spread = max(
+            report.max_shortlist_offset_spread, float((offset.max(1) - offset.min(1)).max())
+        )
+        report.shortlist_best_identical &= bool(np.array_equal(top_ids[:, 0], candidates[best]))
+        report.shortlist_rows += rows.size
+
+
 def check_parity(
     model: Seq2Seq,
     artifact_dir: Path,
@@ -136,6 +219,15 @@ def check_parity(
     model.eval()
     artifact = load_artifact(artifact_dir)
     onnx_model = OnnxSeq2Seq(artifact, RuntimeOptions(device="cpu"))
+    shortlist_step = (
+        ort.InferenceSession(
+            str(artifact.decoder_step_shortlist_path),
+            session_options(0, shared=True),
+            providers=["CPUExecutionProvider"],
+        )
+        if artifact.decoder_step_shortlist_path is not None
+        else None
+    )
     special = artifact.special_tokens
     rng = np.random.default_rng(seed)
     report = ParityReport()
@@ -163,6 +255,17 @@ def check_parity(
             torch_step_function(model, enc_torch), enc_torch, targets
         )
         diffs = [(lp_onnx, lp_torch, at_onnx, at_torch)]
+        if shortlist_step is not None:
+            candidates = shortlist_candidates(
+                artifact_dir,
+                tokens,
+                model.config.tgt_vocab_size,
+                [special.pad, special.unk, special.bos, special.eos],
+                seed + batch,
+            )
+            shortlist_step_parity(
+                model, onnx_model, shortlist_step, enc_onnx, targets, candidates, report
+            )
         if model.alignment_head is not None:
             report.max_head_diff = max(
                 report.max_head_diff,

@@ -82,7 +82,7 @@ def _load_translator(model_dir: Path | None) -> Translator:
     return Translator.from_directory(
         settings.model_dir,
         settings.precision,
-        RuntimeOptions(device=settings.device),
+        RuntimeOptions(device=settings.device, shortlist=settings.shortlist),
         settings.max_source_tokens,
     )
 

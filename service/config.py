@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when available
     intra_op_threads: int = Field(0, ge=0)  # ONNX Runtime threads; 0 = one per core
     shared_threads: bool = True  # one ONNX Runtime thread pool for all sessions, spinning
+    # Decode over the artifact's lexical shortlist when it has one (scores of translations
+    # renormalized over the candidates, as in Marian); aligned pairs always score exactly.
+    # Off until its speed and test BLEU are measured on a quiet machine (bench.shortlist).
+    shortlist: bool = False
 
     max_batch_size: int = Field(32, ge=1, le=1024)  # texts encoded together when admitted
     max_batch_rows: int = Field(512, ge=1, le=65536)  # decoder rows in one step

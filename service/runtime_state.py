@@ -98,6 +98,7 @@ class ServiceState:
                 device=settings.device,
                 intra_op_threads=settings.intra_op_threads,
                 shared_threads=settings.shared_threads,
+                shortlist=settings.shortlist,
             ),
             settings.max_source_tokens,
         )

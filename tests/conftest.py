@@ -173,6 +173,18 @@ def tiny_artifact(tiny_run: Path, tiny_data: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_shortlist_artifact(tiny_artifact: Path, tiny_data: Path) -> Path:
+    """A copy of the tiny artifact with a lexical shortlist built from the fixture
+    corpus's word alignment (k 10, the 20 most frequent pieces)."""
+    from model_export.shortlist import install_shortlist
+
+    out = tiny_artifact.parent / "model-shortlist"
+    shutil.copytree(tiny_artifact, out)
+    install_shortlist(out, tiny_data, k=10, frequent=20)
+    return out
+
+
+@pytest.fixture(scope="session")
 def tiny_reverse_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fixture corpus the other way round, Spanish to English, trained and exported
     like the tiny model: the second direction of a two-model service."""

@@ -38,6 +38,10 @@ class ModelArtifact:
     special_tokens: SpecialTokens
     precision: str
     alignment_head_path: Path | None = None  # the word-alignment head graph, if the model has one
+    # The decoder step over candidate pieces, and the lexical shortlist giving them; decoding
+    # uses the shortlist only when the artifact has both.
+    decoder_step_shortlist_path: Path | None = None
+    shortlist_path: Path | None = None
 
     @property
     def source_lang(self) -> str:
@@ -99,6 +103,9 @@ def load_artifact(directory: Path, precision: str = "fp32") -> ModelArtifact:
     except (KeyError, TypeError, ValueError) as error:
         raise ArtifactError(f"{config_path}: missing or invalid field ({error})") from error
     graphs = config if precision == "fp32" else config.get("int8", {})
+    shortlist = config.get("shortlist")
+    if shortlist is not None and not isinstance(shortlist, dict):
+        raise ArtifactError(f"{config_path}: 'shortlist' must be an object")
     return ModelArtifact(
         directory=directory,
         config=config,
@@ -117,6 +124,20 @@ def load_artifact(directory: Path, precision: str = "fp32") -> ModelArtifact:
         alignment_head_path=(
             _require_file(directory, config["alignment_head"], "alignment_head")
             if "alignment_head" in config
+            else None
+        ),
+        decoder_step_shortlist_path=(
+            _require_file(
+                directory,
+                graphs["decoder_step_shortlist"],
+                f"{precision} decoder_step_shortlist",
+            )
+            if "decoder_step_shortlist" in graphs
+            else None
+        ),
+        shortlist_path=(
+            _require_file(directory, shortlist.get("file"), "shortlist")
+            if shortlist is not None
             else None
         ),
     )

@@ -9,6 +9,12 @@ The padded inputs of the last step are kept in place (:class:`StepRows`) and cha
 where the rows change: under steady traffic a sentence finishes and another joins at
 almost every step, and rebuilding the inputs of every row each time cost a tenth of the
 decoding thread at concurrency 64.
+
+With a lexical shortlist, a sentence decoded freely brings its candidate target pieces
+(:meth:`EncoderPool.set_candidates`), and a step scores the union of its rows' candidates,
+as Marian does: a sentence's result can then depend a little on its company, through
+candidates the others bring. A step with a sentence that has none (a forced decoding, whose
+log-probabilities must be exact) scores the whole vocabulary for every row.
 """
 
 from __future__ import annotations
@@ -156,6 +162,10 @@ class EncoderPool:
         self.step_rows = StepRows()
         self._placed_version = -1
         self._encoder_feeds: EncoderFeeds = {}
+        self._candidates: dict[int, np.ndarray] = {}  # sentence -> sorted target ids
+        self._candidates_version = -1
+        self._step_candidates: np.ndarray | None = None
+        self.last_step_candidates = 0  # pieces scored in the last step (0: all of them)
 
     def __len__(self) -> int:
         return len(self._annotations)
@@ -170,11 +180,31 @@ class EncoderPool:
             ids.append(sentence)
         return ids
 
+    def set_candidates(self, sentence: int, candidates: np.ndarray) -> None:
+        """The target ids (sorted) a sentence's steps may score instead of the vocabulary."""
+        self._candidates[sentence] = candidates
+
     def remove(self, ids: list[int]) -> None:
         for sentence in ids:
             self._annotations.pop(sentence, None)
             self._keys.pop(sentence, None)
+            self._candidates.pop(sentence, None)
             self.step_rows.remove(sentence)
+
+    def _union_candidates(self, sentences: list[int]) -> np.ndarray | None:
+        """The union of the sentences' candidates; None if one has none."""
+        if self.model.shortlist is None or not sentences:
+            return None
+        parts = [self._candidates.get(s) for s in sentences]
+        if any(part is None for part in parts):
+            return None
+        if len(parts) == 1:
+            return parts[0]
+        vocabulary = int(max(int(part[-1]) for part in parts if part is not None)) + 1
+        chosen = np.zeros(vocabulary, dtype=bool)
+        for part in parts:
+            chosen[part] = True
+        return np.flatnonzero(chosen).astype(np.int64)
 
     def batch(self, ids: list[int]) -> EncodedBatch:
         """The encoder outputs of ``ids`` as a padded batch (no initial states)."""
@@ -216,4 +246,9 @@ class EncoderPool:
             feeds = {name: v for name, v in step_rows.views().items() if name in used}
             self._encoder_feeds = self.model.place(feeds)
             self._placed_version = step_rows.version
-        return self.model.run_step(self._encoder_feeds, prev, state, gather, k)
+        if step_rows.version != self._candidates_version:
+            self._step_candidates = self._union_candidates(step_rows.order())
+            self._candidates_version = step_rows.version
+        candidates = self._step_candidates
+        self.last_step_candidates = 0 if candidates is None else int(candidates.size)
+        return self.model.run_step(self._encoder_feeds, prev, state, gather, k, candidates)

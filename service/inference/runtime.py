@@ -3,6 +3,11 @@
 Numpy in, numpy out; the recurrent state goes into and out of every ``run``. Search fetches
 only the step's top-k pieces, gathered log-probabilities, state and attention; the full
 distribution is fetched only by :meth:`OnnxSeq2Seq.step_function`, for callers that need it.
+
+With a lexical shortlist in the artifact, a step given candidate ids runs the shortlist step
+graph: the output projection, log-softmax and top-k over those C pieces only, so its
+log-probabilities are renormalized over the candidates. A step without candidates (forced
+rows: exact log-probabilities) runs the full-vocabulary graph.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import onnxruntime as ort
 
 from service.inference.artifact import ModelArtifact
 from service.inference.search import FullStepFunction, StepFunction, StepOutput, top_k
+from service.inference.shortlist import Shortlist
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +48,9 @@ class RuntimeOptions:
     # placed on the device once per change of rows, and only the top-k, gathered
     # log-probabilities, state and attention come back. None: on for CUDA only.
     io_binding: bool | None = None
+    # Decode free rows over the artifact's lexical shortlist when it has one (Marian's
+    # shortlist); False (the default, as NMT_SHORTLIST's) scores the whole vocabulary.
+    shortlist: bool = False
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -146,6 +155,21 @@ class OnnxSeq2Seq:
                 raise RuntimeError(
                     f"{artifact.alignment_head_path}: cannot load ({error})"
                 ) from error
+        self.shortlist: Shortlist | None = None
+        self.shortlist_decoder: ort.InferenceSession | None = None
+        shortlist_path, shortlist_graph = (
+            artifact.shortlist_path,
+            artifact.decoder_step_shortlist_path,
+        )
+        if options.shortlist and shortlist_path is not None and shortlist_graph is not None:
+            vocabulary = int(artifact.sizes["tgt_vocab_size"])
+            self.shortlist = Shortlist.load(shortlist_path, vocabulary)
+            try:
+                self.shortlist_decoder = ort.InferenceSession(
+                    str(shortlist_graph), session_options, providers=providers
+                )
+            except Exception as error:
+                raise RuntimeError(f"{shortlist_graph}: cannot load ({error})") from error
         # A graph drops inputs it does not use (the no-attention baseline has no keys).
         self.decoder_inputs = {i.name for i in self.decoder.get_inputs()}
         # Graphs exported before the step ended in TopK: the top-k is taken in numpy.
@@ -161,6 +185,13 @@ class OnnxSeq2Seq:
         ):
             log.warning("CUDA provider available but not usable; running on CPU")
         log.info("ONNX Runtime %s with %s", ort.__version__, self.provider)
+
+    def use_shortlist(self, shortlist: Shortlist | None) -> None:
+        """Decode free rows over another shortlist (None: the full vocabulary), e.g. to
+        compare settings; needs an artifact with a shortlist, its step graph loaded."""
+        if shortlist is not None and self.shortlist_decoder is None:
+            raise RuntimeError("this artifact has no shortlist step graph (or it is turned off)")
+        self.shortlist = shortlist
 
     def encode(self, src_tokens: np.ndarray, src_lengths: np.ndarray) -> EncodedBatch:
         annotations, keys, init_state = self.encoder.run(
@@ -248,9 +279,27 @@ class OnnxSeq2Seq:
         state: np.ndarray,
         gather: np.ndarray,
         k: int,
+        candidates: np.ndarray | None = None,
     ) -> StepOutput:
         """One decoder step that brings back only the top-k of each row, the gathered
-        log-probabilities, the state and the attention (never the distribution)."""
+        log-probabilities, the state and the attention (never the distribution).
+
+        ``candidates``: sorted (C,) int64 target ids holding every gather token; the step
+        then scores only those (the shortlist graph), renormalized over them.
+        """
+        if candidates is not None and self.shortlist_decoder is not None:
+            positions = np.searchsorted(candidates, gather)
+            if np.all(positions < candidates.size) and np.array_equal(
+                candidates[np.minimum(positions, candidates.size - 1)], gather
+            ):
+                feeds = {
+                    "prev_tokens": prev_tokens,
+                    "state": np.ascontiguousarray(state, dtype=np.float32),
+                    "gather_positions": positions.astype(np.int64),
+                    "candidates": candidates,
+                    "top_k": np.array([min(k, candidates.size)], dtype=np.int64),
+                }
+                return StepOutput(*self._run(self.shortlist_decoder, encoder_feeds, feeds))
         step_feeds = {
             "prev_tokens": prev_tokens,
             "state": np.ascontiguousarray(state, dtype=np.float32),
@@ -265,9 +314,18 @@ class OnnxSeq2Seq:
             values, ids = top_k(log_probs, k)
             gathered = log_probs[np.arange(gather.size), gather]
             return StepOutput(values, ids, gathered, new_state, attention)
+        return StepOutput(*self._run(self.decoder, encoder_feeds, step_feeds))
+
+    def _run(
+        self,
+        session: ort.InferenceSession,
+        encoder_feeds: EncoderFeeds,
+        step_feeds: dict[str, np.ndarray],
+    ) -> list[np.ndarray]:
+        """The step outputs of ``session``, bound (IO binding) when that is on."""
         if not self.io_binding:
-            return StepOutput(*self.decoder.run(STEP_OUTPUTS, {**encoder_feeds, **step_feeds}))
-        binding = self.decoder.io_binding()
+            return list(session.run(STEP_OUTPUTS, {**encoder_feeds, **step_feeds}))
+        binding = session.io_binding()
         for name, value in encoder_feeds.items():
             if isinstance(value, ort.OrtValue):
                 binding.bind_ortvalue_input(name, value)
@@ -277,12 +335,15 @@ class OnnxSeq2Seq:
             binding.bind_cpu_input(name, array)
         for name in STEP_OUTPUTS:  # log_probs is not bound: it never leaves the device
             binding.bind_output(name, "cpu")
-        self.decoder.run_with_iobinding(binding)
-        return StepOutput(*binding.copy_outputs_to_cpu())
+        session.run_with_iobinding(binding)
+        return list(binding.copy_outputs_to_cpu())
 
-    def top_k_step_function(self, encoded: EncodedBatch) -> StepFunction:
+    def top_k_step_function(
+        self, encoded: EncodedBatch, candidates: np.ndarray | None = None
+    ) -> StepFunction:
         """A search step over ``encoded``: the top-k of each row, not the distribution. The
-        per-row encoder outputs are gathered only when the set of rows changes."""
+        per-row encoder outputs are gathered only when the set of rows changes. With
+        ``candidates`` (sorted target ids), every step scores only those."""
         cached_rows: np.ndarray | None = None
         encoder_feeds: EncoderFeeds = {}
 
@@ -293,6 +354,6 @@ class OnnxSeq2Seq:
             if cached_rows is None or not np.array_equal(rows, cached_rows):
                 cached_rows = rows.copy()
                 encoder_feeds = self.place(self._encoder_feeds(encoded, rows))
-            return self.run_step(encoder_feeds, prev_tokens, state, gather, k)
+            return self.run_step(encoder_feeds, prev_tokens, state, gather, k, candidates)
 
         return step

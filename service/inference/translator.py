@@ -309,6 +309,10 @@ class Translator:
                             work_prefixes[n],
                         )
                     )
+                    if self.model.shortlist is not None:
+                        self.pool.set_candidates(
+                            sentence, self.model.shortlist.candidates(source.ids)
+                        )
         return works
 
     def step(self, decodings: list[Decoding]) -> None:
