@@ -224,10 +224,14 @@ def _evaluate(args: argparse.Namespace) -> None:
             record_link_rules(args.model, {**alignment["links"], "agreement": chosen})
     if args.training_hardware:
         report["training_hardware"] = args.training_hardware
-    (args.model / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
     update_config_scores(args.model, report)
     baseline_run = args.baseline_checkpoint.parent if args.baseline_checkpoint else None
-    card = write_model_card(args.model, report, read_log(args.run), read_log(baseline_run))
+    # The curves are kept from the last evaluation when the run directories are not here.
+    training_log = read_log(args.run) or previous.get("training_log", [])
+    baseline_log = read_log(baseline_run) or previous.get("baseline_log", [])
+    report.update(training_log=training_log, baseline_log=baseline_log)
+    (args.model / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
+    card = write_model_card(args.model, report, training_log, baseline_log)
     print(json.dumps(report["test"], indent=2))
     print(f"wrote {card}")
 
