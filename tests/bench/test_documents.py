@@ -8,25 +8,25 @@ import asyncio
 from pathlib import Path
 
 from bench.documents import (
-    Placement,
-    Verse,
-    choose_word,
     crossing_sentences,
-    frequent_words,
     group_paragraphs,
     join_groups,
-    mark_word,
-    marked_words,
     offset_failures,
-    parse_links,
-    place_tags,
-    placement_table,
-    read_split,
     split_paragraphs,
     translate_in_process,
     translate_paragraphs,
     translate_split,
 )
+from bench.tag_placement import (
+    Placement,
+    choose_word,
+    frequent_words,
+    mark_word,
+    marked_words,
+    place_tags,
+    placement_table,
+)
+from bench.verses import Verse, parse_links, read_split
 from service.inference.translator import Translator
 from tests.conftest import LiveServer
 

@@ -10,22 +10,27 @@ routes only. Translation goes through the same pipeline as POST /v1/translate.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.api.compat import (
+    CompatError,
+    ErrorShape,
     FieldsError,
+    Problem,
+    body_doc,
+    check_ready,
+    error_responses,
     language_name,
     refuse_other_methods,
     request_fields,
     served_pairs,
+    validate_form,
 )
 from service.api.deps import State, is_valid_key
-from service.api.errors import as_api_error
 from service.api.schemas import check_text
 from service.api.translation_pipeline import translate_and_store
 from service.runtime_state import ServiceState
@@ -39,15 +44,7 @@ TARGET_VARIANTS = {
 # No quota here: the limit a DeepL account without one reports, so clients see none reached.
 CHARACTER_LIMIT = 1_000_000_000_000
 # DeepL's status codes: 401 and 422 do not occur in its API.
-STATUS = {401: 403, 422: 400}
-
-
-class DeepLError(Exception):
-    """Answered as ``{"message": message}`` with ``status``."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers
+ERROR_SHAPE = ErrorShape("message", {401: 403, 422: 400})
 
 
 class TranslateForm(BaseModel):
@@ -113,7 +110,7 @@ class DeepLErrorBody(BaseModel):
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": DeepLErrorBody} for status in statuses}
+    return error_responses(DeepLErrorBody, *statuses)
 
 
 def _check_key(request: Request, state: ServiceState) -> None:
@@ -123,14 +120,9 @@ def _check_key(request: Request, state: ServiceState) -> None:
         return
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != AUTH_SCHEME or not is_valid_key(state, token.strip()):
-        raise DeepLError(
+        raise CompatError(
             403, "Authorization failure: send 'Authorization: DeepL-Auth-Key KEY' with a valid key"
         )
-
-
-def _ready(state: ServiceState) -> None:
-    if not state.ready or not state.models:
-        raise DeepLError(503, state.status_message, {"Retry-After": "1"})
 
 
 def _target_codes(language: str) -> dict[str, str]:
@@ -144,39 +136,34 @@ def _pair(state: ServiceState, source_lang: str | None, target_lang: str) -> tup
     target = target_lang.upper()
     pairs = served_pairs(state)
     if source is not None and source not in {s for s, _ in pairs}:
-        raise DeepLError(400, "Value for 'source_lang' not supported.")
+        raise CompatError(400, "Value for 'source_lang' not supported.")
     for pair in pairs:
         codes = {pair[1].upper(), *_target_codes(pair[1])}
         if target in codes and source in (None, pair[0]):
             return pair
-    raise DeepLError(400, "Value for 'target_lang' not supported.")
+    raise CompatError(400, "Value for 'target_lang' not supported.")
 
 
 async def _fields(request: Request) -> dict[str, Any]:
     try:
         return await request_fields(request, repeated=("text",))
     except FieldsError as error:
-        raise DeepLError(400, f"Invalid request: {error}") from error
+        raise CompatError(400, f"Invalid request: {error}") from error
 
 
-def _parse_translate(fields: dict[str, Any]) -> TranslateForm:
-    try:
-        return TranslateForm.model_validate(fields)
-    except ValidationError as error:
-        first = error.errors()[0]
-        name = str(first["loc"][0])
-        if first["type"] == "missing" or (name == "text" and "no text" in first["msg"]):
-            raise DeepLError(400, f"Parameter '{name}' not specified.") from error
-        if first["type"] == "literal_error":
-            raise DeepLError(400, f"Value for '{name}' not supported.") from error
-        where = ".".join(str(p) for p in first["loc"])
-        raise DeepLError(400, f"Parameter '{where}' is invalid: {first['msg']}") from error
+def _wording(problem: Problem) -> str:
+    """DeepL's words for the first problem with a form."""
+    if problem.kind == "missing" or (problem.name == "text" and "no text" in problem.message):
+        return f"Parameter '{problem.name}' not specified."
+    if problem.kind == "literal_error":
+        return f"Value for '{problem.name}' not supported."
+    return f"Parameter '{problem.where}' is invalid: {problem.message}"
 
 
 async def _translate(request: Request, state: ServiceState) -> dict[str, Any]:
     _check_key(request, state)
-    form = _parse_translate(await _fields(request))
-    _ready(state)
+    form = validate_form(TranslateForm, await _fields(request), _wording)
+    check_ready(state)
     source, target = _pair(state, form.source_lang, form.target_lang)
     batch = await translate_and_store(
         state,
@@ -200,19 +187,6 @@ async def _translate(request: Request, state: ServiceState) -> dict[str, Any]:
     }
 
 
-async def _answer(state: ServiceState, work: Awaitable[Any]) -> JSONResponse:
-    try:
-        return JSONResponse(await work)
-    except DeepLError as error:
-        return JSONResponse({"message": error.message}, error.status, headers=error.headers)
-    except Exception as error:
-        mapped = as_api_error(error, state.settings.retry_after_seconds)
-        if mapped is None:
-            raise
-        status = STATUS.get(mapped.status, mapped.status)
-        return JSONResponse({"message": mapped.message}, status, headers=mapped.headers)
-
-
 router = APIRouter(prefix="/v2", tags=["DeepL compatible"])
 
 
@@ -220,20 +194,12 @@ router = APIRouter(prefix="/v2", tags=["DeepL compatible"])
     "/translate",
     response_model=TranslateResult,
     responses=_errors(400, 403, 413, 429, 503),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": TranslateForm.model_json_schema()},
-                "application/x-www-form-urlencoded": {"schema": TranslateForm.model_json_schema()},
-            },
-        }
-    },
+    openapi_extra=body_doc(TranslateForm),
 )
 async def translate(request: Request, state: State) -> JSONResponse:
     """Translate like DeepL. ``billed_characters`` is each source text's length; the source
     language is never detected, it is the served one."""
-    return await _answer(state, _translate(request, state))
+    return await ERROR_SHAPE.answer(state, _translate(request, state))
 
 
 @router.get("/languages", response_model=list[Language], responses=_errors(400, 403, 503))
@@ -245,8 +211,8 @@ async def languages(request: Request, state: State) -> JSONResponse:
         _check_key(request, state)
         kind = (await _fields(request)).get("type", "source")
         if kind not in ("source", "target"):
-            raise DeepLError(400, "Value for 'type' not supported.")
-        _ready(state)
+            raise CompatError(400, "Value for 'type' not supported.")
+        check_ready(state)
         pairs = served_pairs(state)
         if kind == "source":
             sources = dict.fromkeys(source for source, _ in pairs)
@@ -258,7 +224,7 @@ async def languages(request: Request, state: State) -> JSONResponse:
             for code, name in _target_codes(target).items()
         ]
 
-    return await _answer(state, work())
+    return await ERROR_SHAPE.answer(state, work())
 
 
 @router.get("/usage", response_model=Usage, responses=_errors(403))
@@ -272,11 +238,11 @@ async def usage(request: Request, state: State) -> JSONResponse:
         count = state.metrics.characters_translated()
         return {"character_count": count, "character_limit": CHARACTER_LIMIT}
 
-    return await _answer(state, work())
+    return await ERROR_SHAPE.answer(state, work())
 
 
 refuse_other_methods(
     router,
     {"/translate": ["POST"], "/languages": ["GET"], "/usage": ["GET"]},
-    lambda message: {"message": message},
+    ERROR_SHAPE.body,
 )

@@ -11,22 +11,28 @@ carries the id of its stored alignment document (``alignment_id``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.api.compat import (
+    CompatError,
+    ErrorShape,
     FieldsError,
+    Form,
+    Problem,
+    body_doc,
+    check_ready,
+    error_responses,
     language_name,
     refuse_other_methods,
     request_fields,
     served_pairs,
+    validate_form,
 )
 from service.api.deps import State, is_valid_key
-from service.api.errors import as_api_error
 from service.api.schemas import check_text
 from service.api.translation_pipeline import translate_and_store
 from service.runtime_state import ServiceState
@@ -35,14 +41,7 @@ AUTO = "auto"
 FORMATS = ("text", "html")
 REQUIRED = ("q", "source", "target")  # LibreTranslate treats an empty value as missing
 FRONTEND_TIMEOUT_MS = 500  # LibreTranslate's default, for its web front end
-
-
-class LibreTranslateError(Exception):
-    """Answered as ``{"error": message}`` with ``status``."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers
+ERROR_SHAPE = ErrorShape("error", {422: 400})
 
 
 class TranslateForm(BaseModel):
@@ -131,45 +130,25 @@ class LibreTranslateErrorBody(BaseModel):
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": LibreTranslateErrorBody} for status in statuses}
+    return error_responses(LibreTranslateErrorBody, *statuses)
 
 
-def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
-    """OpenAPI for a body read by hand: the same fields as JSON or as a form."""
-    schema = model.model_json_schema()
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": schema},
-                "application/x-www-form-urlencoded": {"schema": schema},
-            },
-        }
-    }
-
-
-Form = TypeVar("Form", bound=BaseModel)
+def _wording(problem: Problem) -> str:
+    """LibreTranslate's words for the first problem with a form."""
+    if problem.kind == "missing":
+        return f"Invalid request: missing {problem.name} parameter"
+    if problem.name == "alternatives":
+        return "Invalid request: alternatives parameter is not a number"
+    return f"Invalid request: {problem.where}: {problem.message}"
 
 
 async def _form(request: Request, model: type[Form]) -> Form:
     try:
         fields = await request_fields(request, repeated=("q",))
     except FieldsError as error:
-        raise LibreTranslateError(400, str(error)) from error
+        raise CompatError(400, str(error)) from error
     fields = {k: v for k, v in fields.items() if k not in REQUIRED or v not in ("", [], None)}
-    try:
-        return model.model_validate(fields)
-    except ValidationError as error:
-        first = error.errors()[0]
-        name = str(first["loc"][0])
-        if first["type"] == "missing":
-            raise LibreTranslateError(400, f"Invalid request: missing {name} parameter") from error
-        if name == "alternatives":
-            raise LibreTranslateError(
-                400, "Invalid request: alternatives parameter is not a number"
-            ) from error
-        where = ".".join(str(p) for p in first["loc"])
-        raise LibreTranslateError(400, f"Invalid request: {where}: {first['msg']}") from error
+    return validate_form(model, fields, _wording)
 
 
 def _check_key(request: Request, state: ServiceState, given: str | None) -> None:
@@ -180,14 +159,9 @@ def _check_key(request: Request, state: ServiceState, given: str | None) -> None
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     key = given if given else (token.strip() if scheme.lower() == "bearer" else "")
     if not key:
-        raise LibreTranslateError(403, "An API key is required: send api_key")
+        raise CompatError(403, "An API key is required: send api_key")
     if not is_valid_key(state, key):
-        raise LibreTranslateError(403, "Invalid API key")
-
-
-def _ready(state: ServiceState) -> None:
-    if not state.ready or not state.models:
-        raise LibreTranslateError(503, state.status_message, {"Retry-After": "1"})
+        raise CompatError(403, "Invalid API key")
 
 
 def _pair(state: ServiceState, source: str, target: str) -> tuple[str, str]:
@@ -196,14 +170,14 @@ def _pair(state: ServiceState, source: str, target: str) -> tuple[str, str]:
     pairs = served_pairs(state)
     known = {code for pair in pairs for code in pair}
     if source != AUTO and source not in known:
-        raise LibreTranslateError(400, f"{source} is not supported")
+        raise CompatError(400, f"{source} is not supported")
     if target not in known:
-        raise LibreTranslateError(400, f"{target} is not supported")
+        raise CompatError(400, f"{target} is not supported")
     for pair in pairs:
         if pair[1] == target and source in (AUTO, pair[0]):
             return pair
     reads = pairs[0][0] if source == AUTO else source
-    raise LibreTranslateError(
+    raise CompatError(
         400,
         f"{language_name(target)} ({target}) is not available as a target language from "
         f"{language_name(reads)} ({reads})",
@@ -213,16 +187,14 @@ def _pair(state: ServiceState, source: str, target: str) -> tuple[str, str]:
 async def _translate(request: Request, state: ServiceState) -> dict[str, Any]:
     form = await _form(request, TranslateForm)
     _check_key(request, state, form.api_key)
-    _ready(state)
+    check_ready(state)
     source, _ = _pair(state, form.source, form.target)
     if form.format not in FORMATS:
-        raise LibreTranslateError(400, f"{form.format} format is not supported")
+        raise CompatError(400, f"{form.format} format is not supported")
     alternatives = max(0, form.alternatives)
     limit = state.settings.max_beam_size - 1
     if alternatives > limit:
-        raise LibreTranslateError(
-            400, f"Invalid request: alternatives parameter must be <= {limit}"
-        )
+        raise CompatError(400, f"Invalid request: alternatives parameter must be <= {limit}")
     n_best = 1 + alternatives
     beam_size = max(state.settings.default_beam_size, n_best)
     texts = [form.q] if isinstance(form.q, str) else form.q
@@ -254,19 +226,6 @@ async def _translate(request: Request, state: ServiceState) -> dict[str, Any]:
     return result
 
 
-async def _answer(state: ServiceState, work: Awaitable[Any]) -> JSONResponse:
-    try:
-        return JSONResponse(await work)
-    except LibreTranslateError as error:
-        return JSONResponse({"error": error.message}, error.status, headers=error.headers)
-    except Exception as error:
-        mapped = as_api_error(error, state.settings.retry_after_seconds)
-        if mapped is None:
-            raise
-        status = 400 if mapped.status == 422 else mapped.status
-        return JSONResponse({"error": mapped.message}, status, headers=mapped.headers)
-
-
 router = APIRouter(tags=["LibreTranslate compatible"])
 
 
@@ -274,11 +233,11 @@ router = APIRouter(tags=["LibreTranslate compatible"])
     "/translate",
     response_model=LibreTranslateResult,
     responses=_errors(400, 403, 413, 429, 503),
-    openapi_extra=_body_doc(TranslateForm),
+    openapi_extra=body_doc(TranslateForm),
 )
 async def translate(request: Request, state: State) -> JSONResponse:
     """Translate like LibreTranslate (JSON, form-encoded body or query string)."""
-    return await _answer(state, _translate(request, state))
+    return await ERROR_SHAPE.answer(state, _translate(request, state))
 
 
 @router.get("/languages", response_model=list[Language], responses=_errors(503))
@@ -286,7 +245,7 @@ async def languages(state: State) -> JSONResponse:
     """The served languages and where each translates to."""
 
     async def work() -> list[dict[str, Any]]:
-        _ready(state)
+        check_ready(state)
         pairs = served_pairs(state)
         codes = list(dict.fromkeys(code for pair in pairs for code in pair))
         return [
@@ -298,14 +257,14 @@ async def languages(state: State) -> JSONResponse:
             for code in codes
         ]
 
-    return await _answer(state, work())
+    return await ERROR_SHAPE.answer(state, work())
 
 
 @router.post(
     "/detect",
     response_model=list[Detection],
     responses=_errors(400, 403, 503),
-    openapi_extra=_body_doc(DetectForm),
+    openapi_extra=body_doc(DetectForm),
 )
 async def detect(request: Request, state: State) -> JSONResponse:
     """The language of ``q`` among the languages the service serves, best first, with
@@ -314,12 +273,12 @@ async def detect(request: Request, state: State) -> JSONResponse:
     async def work() -> list[dict[str, Any]]:
         parsed = await _form(request, DetectForm)
         _check_key(request, state, parsed.api_key)
-        _ready(state)
+        check_ready(state)
         identifier = await state.identifier()
         ranked = identifier.detect(parsed.q)
         return [{"language": lang, "confidence": round(c, 2)} for lang, c in ranked]
 
-    return await _answer(state, work())
+    return await ERROR_SHAPE.answer(state, work())
 
 
 @router.get("/health", response_model=Health, responses=_errors(503))
@@ -328,10 +287,10 @@ async def health(state: State) -> JSONResponse:
     reason in LibreTranslate's error shape before and while shutting down."""
 
     async def work() -> dict[str, str]:
-        _ready(state)
+        check_ready(state)
         return {"status": "ok"}
 
-    return await _answer(state, work())
+    return await ERROR_SHAPE.answer(state, work())
 
 
 @router.get("/spec", response_model=dict[str, Any])
@@ -347,7 +306,7 @@ async def frontend_settings(state: State) -> JSONResponse:
     key is needed, and the default pair. No suggestions and no file translation here."""
 
     async def work() -> dict[str, Any]:
-        _ready(state)
+        check_ready(state)
         source, target = served_pairs(state)[0]
         keys = bool(state.settings.api_keys)
         return {
@@ -364,7 +323,7 @@ async def frontend_settings(state: State) -> JSONResponse:
             },
         }
 
-    return await _answer(state, work())
+    return await ERROR_SHAPE.answer(state, work())
 
 
 refuse_other_methods(
@@ -377,5 +336,5 @@ refuse_other_methods(
         "/spec": ["GET"],
         "/frontend/settings": ["GET"],
     },
-    lambda message: {"error": message},
+    ERROR_SHAPE.body,
 )

@@ -78,6 +78,16 @@ SentenceNumber = Query(
 )
 
 
+def _drawable(attention: Any, words_attention: Any, head: dict[str, Any] | None) -> dict[str, Any]:
+    """The matrices of a text or of one sentence; the alignment head's are None without one."""
+    return {
+        "attention": attention,
+        "words": words_attention,
+        "head": head and head["attention"],
+        "head_words": head and head["words"],
+    }
+
+
 def _matrices(
     document: dict[str, Any], sentence: int | None
 ) -> tuple[dict[str, Any], list[str], list[str], list[str], list[str]]:
@@ -88,13 +98,9 @@ def _matrices(
     if not blocks:
         if sentence not in (None, 0):
             raise ApiError(422, "no_such_sentence", "this text has one sentence: sentence=0")
-        head = alignment.get("alignment_head")
-        matrices = {
-            "attention": alignment["attention"],
-            "words": words["attention"],
-            "head": head and head["attention"],
-            "head_words": head and head["words"],
-        }
+        matrices = _drawable(
+            alignment["attention"], words["attention"], alignment.get("alignment_head")
+        )
         return (
             matrices,
             alignment["source_tokens"],
@@ -109,13 +115,7 @@ def _matrices(
             f"this text has {len(blocks)} sentences: give sentence=0 to {len(blocks) - 1}",
         )
     block = blocks[sentence]
-    head = block.get("alignment_head")
-    matrices = {
-        "attention": block["attention"],
-        "words": block["words_attention"],
-        "head": head and head["attention"],
-        "head_words": head and head["words"],
-    }
+    matrices = _drawable(block["attention"], block["words_attention"], block.get("alignment_head"))
     (s0, s1), (t0, t1) = block["source_tokens"], block["target_tokens"]
     (w0, w1), (v0, v1) = block["source_words"], block["target_words"]
     return (
