@@ -103,16 +103,16 @@ RUN find /opt/venv -path '*/site-packages/nvidia/*' -type d -name lib > /etc/ld.
 
 WORKDIR /app
 COPY service /app/service
-# The bundled model; mount another artifact directory over it (or set NMT_MODEL_DIR) to
-# serve a different one.
-COPY models/en-es /app/models/en-es
+# The bundled models, one directory per language pair, all served (NMT_MODELS_DIR); mount
+# another models directory over it, or set NMT_MODEL_DIR to serve one artifact alone.
+COPY models /app/models
 
 # HOME=/tmp: the only writable place when the root file system is read-only (Kubernetes);
 # ONNX Runtime keeps a small cache there.
 ENV PATH=/opt/venv/bin:$PATH \
     HOME=/tmp \
     PYTHONPATH=/app \
-    NMT_MODEL_DIR=/app/models/en-es \
+    NMT_MODELS_DIR=/app/models \
     NMT_STORE_PATH=/var/lib/nmt/alignments.sqlite3 \
     NMT_DEVICE=auto
 

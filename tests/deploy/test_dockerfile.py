@@ -94,7 +94,7 @@ def test_is_multi_stage_and_runtime_copies_only_the_venv(
     assert runtime.name == "runtime"
     copies = runtime.args("COPY")
     assert "--from=build /opt/venv /opt/venv" in copies
-    assert any(c.startswith("models/") for c in copies)
+    assert "models /app/models" in copies
     assert any(c.startswith("service ") for c in copies)
     assert not [r for r in runtime.args("RUN") if "pip install" in r]
 
@@ -125,7 +125,7 @@ def test_healthcheck_serving_and_shutdown(runtime: Stage) -> None:
     assert cmd.startswith("[") and '"-m", "service", "serve"' in cmd
     assert '"--host", "0.0.0.0"' in cmd and '"--port", "8000"' in cmd
     env = " ".join(runtime.args("ENV"))
-    assert "NMT_MODEL_DIR=/app/models/en-es" in env
+    assert "NMT_MODELS_DIR=/app/models" in env
     assert "NMT_STORE_PATH=/var/lib/nmt/" in env
 
 
