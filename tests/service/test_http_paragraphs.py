@@ -3,6 +3,7 @@ the text's own whitespace, with offsets on both sides."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -100,3 +101,14 @@ def test_align_pairs_sentences_or_says_it_aligned_the_whole(shared_server: LiveS
     ).json()["alignments"][0]
     assert whole["sentence_pairing"] == "whole"
     assert [s["source_span"] for s in whole["sentences"]] == [[0, len(source)]]
+
+
+def test_long_sentences_are_cut_when_the_setting_asks(
+    start_server: Callable[..., LiveServer],
+) -> None:
+    server = start_server(max_sentence_words="8")
+    text = "And God said, Let there be light: and there was light, and it was good."
+    [translation] = post(server, "/v1/translate", {"text": text}).json()["translations"]
+    spans = [s["source_span"] for s in translation["sentences"]]
+    assert len(spans) >= 2
+    assert " ".join(text[a:b] for a, b in spans) == text

@@ -105,3 +105,26 @@ def test_quotes_stay_with_their_sentence() -> None:
 @pytest.mark.parametrize("lang", ["xx", "es-MX", "EN", ""])
 def test_other_language_codes_fall_back(lang: str) -> None:
     assert sentences("One here. Two there.", lang) == ["One here.", "Two there."]
+
+
+def test_long_sentences_are_cut_at_clause_marks_near_their_middle() -> None:
+    from service.text.sentences import split_long
+
+    text = (
+        "And it happened in those days, that the king sat on his throne, which was in the "
+        "palace; and in the third year of his reign he made a feast to all his princes."
+    )
+    spans = split_sentences(text, "en")
+    assert split_long(text, spans, 0) == spans
+    assert split_long(text, spans, 100) == spans
+    pieces = [text[a:b] for a, b in split_long(text, spans, 20)]
+    assert pieces[0].endswith("palace;")  # the semicolon before any comma
+    assert " ".join(pieces) == text
+    assert all(len(p.split()) <= 20 or not any(m in p[:-1] for m in ";:,") for p in pieces)
+
+
+def test_a_cut_leaves_words_on_either_side() -> None:
+    from service.text.sentences import split_long
+
+    text = "Yes, " + " ".join(["light"] * 30) + "."
+    assert split_long(text, [(0, len(text))], 10) == [(0, len(text))]  # no cut after "Yes,"
