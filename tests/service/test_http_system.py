@@ -118,6 +118,8 @@ def test_openapi_documents_the_translate_request(shared_server: LiveServer) -> N
         "return_candidates",
         "link_rule",
         "format",
+        "links",
+        "target_prefix",
     }
     assert set(request["properties"]) == fields
     assert request["required"] == ["text"]
