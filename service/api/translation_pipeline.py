@@ -108,6 +108,8 @@ async def _decode(
 ) -> list[Translation]:
     """Through the model's step scheduler; a client that leaves takes its texts out of the
     queue and its rows out of the running batch."""
+    if not items:  # markup with no text to translate
+        return []
     try:
         return await unless_disconnected(
             http_request, model.scheduler.submit(DecodeRequest(items, options, prefixes))

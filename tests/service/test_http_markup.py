@@ -127,3 +127,10 @@ def test_align_refuses_blocks_that_do_not_match_the_target_lines(
     )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "unit_count_mismatch"
+
+
+def test_markup_without_text_to_translate_comes_back_as_it_was(shared_server: LiveServer) -> None:
+    for text, fmt in (('<p><img src="a.png"></p>', "html"), ("<x>--</x>", "xml")):
+        response = post(shared_server, "/v1/translate", {"text": text, "format": fmt})
+        assert response.status_code == 200, response.text
+        assert response.json()["translations"][0]["text"] == text
