@@ -48,10 +48,12 @@ def split_sentences(text: str, lang: str) -> list[tuple[int, int]]:
 
 
 def _repair(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Three fixes over the segmenter: an opening mark stranded at the end of a sentence
+    """Four fixes over the segmenter: an opening mark stranded at the end of a sentence
     ("... long. “") moves to the next one, a closing mark stranded at the start of one
-    ("” Yahweh's word ...") moves to the one before, and a sentence that starts in lower case
-    ("¡ay de nosotros! porque pecamos", '"Who?" he said') joins the one before."""
+    ("” Yahweh's word ...") moves to the one before, a sentence that starts in lower case
+    ("¡ay de nosotros! porque pecamos", '"Who?" he said') joins the one before, and so does
+    one that starts where the one before ends, with no whitespace between ("Who?Me",
+    "v1.2!x"): a boundary inside a word would give the word to two sentences."""
     repaired: list[tuple[int, int]] = []
     for start, end in spans:
         if repaired:
@@ -65,7 +67,8 @@ def _repair(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
                 repaired[-1] = repaired[-1][0], closer.end()
                 start = end - len(text[closer.end() : end].lstrip())
             first_letter = _FIRST_LETTER.match(text, start)
-            if first_letter and first_letter.group(1).islower():
+            inside_a_word = start == repaired[-1][1]
+            if inside_a_word or (first_letter and first_letter.group(1).islower()):
                 repaired[-1] = repaired[-1][0], end
                 continue
         repaired.append((start, end))

@@ -134,3 +134,13 @@ def test_markup_without_text_to_translate_comes_back_as_it_was(shared_server: Li
         response = post(shared_server, "/v1/translate", {"text": text, "format": fmt})
         assert response.status_code == 200, response.text
         assert response.json()["translations"][0]["text"] == text
+
+
+def test_punctuation_inside_a_word_does_not_split_its_markup(shared_server: LiveServer) -> None:
+    # A segmenter boundary inside a word ("day?Then") would give the word to two sentences.
+    text = "<p>The <b>day?Then</b> night!And morning</p>"
+    response = post(shared_server, "/v1/translate", {"text": text, "format": "html"})
+    assert response.status_code == 200, response.text
+    translation = response.json()["translations"][0]
+    assert translation["text"].count("<b>") >= 1
+    assert len(translation["sentences"]) == 1

@@ -30,6 +30,8 @@ _ALPHABET = st.sampled_from([*"ab Z.?!¿¡«»“”\"' \n\r\t,3", "Dr.", "Sr. "
 def test_spans_are_ordered_trimmed_and_cover_the_text(text: str, lang: str) -> None:
     spans = split_sentences(text, lang)
     check_invariants(text, spans)
+    # A boundary is always whitespace, never inside a word.
+    assert all(end < start for (_, end), (start, _) in itertools.pairwise(spans))
     for start, end in spans:
         assert "\n" not in text[start:end] and "\r" not in text[start:end]
 
@@ -52,6 +54,10 @@ def test_offsets_are_exact_around_irregular_whitespace() -> None:
 def test_a_line_break_always_ends_a_sentence() -> None:
     text = "This goes on\nand on.\r\n\r\nA title\nText. More text."
     assert sentences(text, "en") == ["This goes on", "and on.", "A title", "Text.", "More text."]
+
+
+def test_a_boundary_inside_a_word_is_not_a_boundary() -> None:
+    assert sentences("Who?Me. Yes!no, v1.2!x here", "en") == ["Who?Me.", "Yes!no, v1.2!x here"]
 
 
 def test_blank_text_has_no_sentences() -> None:
