@@ -52,7 +52,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(model: Path, env_extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    model: Path, env_extra: dict[str, str], code: Path | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``python -m service serve`` on a free port; ``code``: a source tree to run instead of
+    this one (another commit's, for a comparison)."""
     port = _free_port()
     store = Path(tempfile.mkdtemp()) / "bench.sqlite3"
     env = {
@@ -62,8 +66,11 @@ def start_server(model: Path, env_extra: dict[str, str]) -> tuple[subprocess.Pop
         "NMT_LOG_LEVEL": "warning",
         **env_extra,
     }
+    if code is not None:
+        env["PYTHONPATH"] = str(code)  # ahead of this tree's editable install
     process = subprocess.Popen(
         [sys.executable, "-m", "service", "serve", "--port", str(port)],
+        cwd=code,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -128,10 +135,10 @@ async def run_load(
 
 
 async def light_next_to_heavy(
-    url: str, sentences: list[str], heavy_clients: int, probes: int
+    url: str, sentences: list[str], heavy_clients: int, probes: int, heavy_texts: int = 32
 ) -> dict[str, float]:
     """p50 latency of lone greedy requests, alone and while ``heavy_clients`` clients keep
-    32-text beam-10 requests decoding."""
+    ``heavy_texts``-text beam-10 requests decoding."""
 
     async def probe(connection: LeanConnection) -> list[float]:
         latencies = []
@@ -149,7 +156,7 @@ async def light_next_to_heavy(
 
     async def heavy(offset: int) -> None:
         connection = LeanConnection(url)
-        texts = [sentences[(offset + i) % len(sentences)] for i in range(32)]
+        texts = [sentences[(offset + i) % len(sentences)] for i in range(heavy_texts)]
         body = {"text": texts, "beam_size": 10, "return_attention": False}
         request = connection.request_bytes("POST", "/v1/translate", body)
         while not stop.is_set():
@@ -158,7 +165,7 @@ async def light_next_to_heavy(
 
     prober = LeanConnection(url)
     alone = await probe(prober)
-    loads = [asyncio.ensure_future(heavy(32 * n)) for n in range(heavy_clients)]
+    loads = [asyncio.ensure_future(heavy(heavy_texts * n)) for n in range(heavy_clients)]
     await asyncio.sleep(2.0)  # the heavy batch is running
     beside = await probe(prober)
     stop.set()

@@ -1,22 +1,24 @@
-"""Greedy BLEU on dev with the full vocabulary against lexical shortlists of several sizes.
+"""Dev BLEU and speed of fp32 and int8, each with the full vocabulary and with lexical
+shortlists of several sizes.
 
 For each (k, N), the shortlist is built from the data directory's word-aligned training
 split with the artifact's tokenizers (as ``python -m model_export shortlist`` builds it),
-and the dev sentences are translated greedily ``--batch`` at a time: a step scores the
-union of its sentences' candidates, so a larger batch scores more pieces. Prints k, N, the
-mean candidates per sentence and per step, BLEU, its difference from the full vocabulary,
-and sentences/s. The speed column means something only on a quiet machine, with the
-settings alternated over rounds (the fastest round of each is kept); BLEU does not depend
-on the machine.
+and the dev sentences are translated ``--batch`` at a time with each beam size of
+``--beams``: a step scores the union of its sentences' candidates, so a larger batch scores
+more pieces. Prints, per precision and (k, N), the mean candidates per sentence and per
+step, BLEU and its difference from the first precision's full vocabulary, and sentences/s
+with its ratio to that setting. The speed columns mean something only on a quiet machine,
+with the settings alternated over rounds (the fastest round of each is kept); BLEU does not
+depend on the machine.
 
-    python -m bench.shortlist --model models/en-es --data work/data --limit 200
+    python -m bench.shortlist --model models/en-es --data work/data --limit 200 --beams 1,5
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sacrebleu
@@ -45,21 +47,26 @@ class CountingTranslator(Translator):
 
 @dataclass
 class Setting:
+    precision: str
     k: int  # 0: the full vocabulary
     frequent: int
     shortlist: Shortlist | None
     mean_candidates: float  # per sentence
-    bleu: float = 0.0
+    bleu: dict[int, float] = field(default_factory=dict)  # by beam size
     step_candidates: float = 0.0
-    sentences_per_s: float = 0.0
-    target_tokens_per_s: float = 0.0
+    sentences_per_s: dict[int, float] = field(default_factory=dict)
+    target_tokens_per_s: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return "full" if self.shortlist is None else f"{self.k}/{self.frequent}"
 
 
 def translate_all(
-    translator: CountingTranslator, sources: list[str], batch: int
+    translator: CountingTranslator, sources: list[str], batch: int, beam: int
 ) -> tuple[list[str], float, int]:
-    """Hypotheses, seconds and target tokens of a greedy pass over ``sources``."""
-    options = SearchOptions(beam_size=1)
+    """Hypotheses, seconds and target tokens of a pass over ``sources``."""
+    options = SearchOptions(beam_size=beam)
     hypotheses: list[str] = []
     tokens = 0
     start = time.perf_counter()
@@ -68,6 +75,17 @@ def translate_all(
             hypotheses.append(translation.text)
             tokens += len(translation.target_tokens)
     return hypotheses, time.perf_counter() - start, tokens
+
+
+def load_translator(model: Path, precision: str, threads: int) -> CountingTranslator:
+    base = Translator.from_directory(
+        model, precision, RuntimeOptions(device="cpu", intra_op_threads=threads, shortlist=True)
+    )
+    translator = CountingTranslator(
+        base.artifact, base.model, base.tokenizer, base.max_source_tokens
+    )
+    translator.warm_up()
+    return translator
 
 
 def main() -> None:
@@ -81,66 +99,72 @@ def main() -> None:
     parser.add_argument("--frequent", default="100,300", help="most frequent pieces, always")
     parser.add_argument("--rounds", type=int, default=1, help="timing rounds, alternated")
     parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "int8"])
+    parser.add_argument("--precision", default="fp32,int8", help="fp32, int8 or both")
+    parser.add_argument("--beams", default="1", help="beam sizes, e.g. 1,5")
     args = parser.parse_args()
 
-    artifact = load_artifact(args.model, args.precision)
+    precisions = args.precision.split(",")
+    beams = [int(b) for b in args.beams.split(",")]
+    artifact = load_artifact(args.model, precisions[0])
     if artifact.shortlist_path is None:
         raise SystemExit(f"{args.model}: no shortlist; run `make shortlist MODEL=...` first")
-    base = Translator.from_directory(
-        args.model,
-        args.precision,
-        RuntimeOptions(device="cpu", intra_op_threads=args.threads, shortlist=True),
-    )
-    translator = CountingTranslator(
-        base.artifact, base.model, base.tokenizer, base.max_source_tokens
-    )
+    translators = {p: load_translator(args.model, p, args.threads) for p in precisions}
     pairs = read_tsv(args.data / f"{args.split}.tsv")[: args.limit or None]
     sources, references = [p.source for p in pairs], [p.target for p in pairs]
-    source_ids = [s.ids for s in translator.encode_sources(sources)]
+    source_ids = [s.ids for s in translators[precisions[0]].encode_sources(sources)]
     counts = count_corpus(args.data, artifact.source_tokenizer_path, artifact.target_tokenizer_path)
     special = artifact.special_tokens
     specials = [special.pad, special.unk, special.bos, special.eos]
     vocabulary = int(artifact.sizes["tgt_vocab_size"])
-    settings = [Setting(0, 0, None, float(vocabulary))]
+    shortlists: list[tuple[int, int, Shortlist | None, float]] = [(0, 0, None, vocabulary)]
     for k in (int(x) for x in args.k.split(",")):
         for frequent in (int(x) for x in args.frequent.split(",")):
             shortlist = make_shortlist(counts, k, frequent, specials)
             mean = sum(shortlist.candidates(ids).size for ids in source_ids) / len(source_ids)
-            settings.append(Setting(k, frequent, shortlist, mean))
+            shortlists.append((k, frequent, shortlist, mean))
+    settings = [Setting(p, *entry) for p in precisions for entry in shortlists]
 
-    translator.warm_up()
     for round_ in range(args.rounds):
-        for setting in settings:
-            translator.model.use_shortlist(setting.shortlist)
-            translator.steps = translator.scored = 0
-            hypotheses, seconds, tokens = translate_all(translator, sources, args.batch)
-            if round_ == 0:
-                setting.bleu = sacrebleu.corpus_bleu(hypotheses, [references]).score
-                setting.step_candidates = translator.scored / max(1, translator.steps)
-            setting.sentences_per_s = max(setting.sentences_per_s, len(sources) / seconds)
-            setting.target_tokens_per_s = max(setting.target_tokens_per_s, tokens / seconds)
+        for beam in beams:
+            for setting in settings:
+                translator = translators[setting.precision]
+                translator.model.use_shortlist(setting.shortlist)
+                translator.steps = translator.scored = 0
+                hypotheses, seconds, tokens = translate_all(translator, sources, args.batch, beam)
+                if round_ == 0:
+                    setting.bleu[beam] = sacrebleu.corpus_bleu(hypotheses, [references]).score
+                    if beam == beams[0]:
+                        setting.step_candidates = translator.scored / max(1, translator.steps)
+                rate = len(sources) / seconds
+                setting.sentences_per_s[beam] = max(setting.sentences_per_s.get(beam, 0), rate)
+                setting.target_tokens_per_s[beam] = max(
+                    setting.target_tokens_per_s.get(beam, 0), tokens / seconds
+                )
 
-    full = settings[0].bleu
+    reference = settings[0]
     print(
-        f"Greedy {args.split} BLEU, first {len(sources)} pairs, batch {args.batch}, "
-        f"{args.precision}; speed: best of {args.rounds} alternated round(s), valid only on a "
-        "quiet machine"
+        f"{args.split} BLEU, first {len(sources)} pairs, batch {args.batch}; speed: best of "
+        f"{args.rounds} alternated round(s), valid only on a quiet machine; against "
+        f"{reference.precision} with the full vocabulary"
     )
-    print("| k | N | candidates / sentence | pieces / step | BLEU | vs full | sentences/s |")
-    print("|---|---|---|---|---|---|---|")
+    columns = " | ".join(f"BLEU beam {b} | vs full | sentences/s beam {b}" for b in beams)
+    print(
+        f"| precision | k/N | candidates / sentence | pieces / step (beam {beams[0]}) | {columns} |"
+    )
+    print("|---" * (4 + 3 * len(beams)) + "|")
     for s in settings:
-        name = ("full", "-") if s.shortlist is None else (str(s.k), str(s.frequent))
-        print(
-            f"| {name[0]} | {name[1]} | {s.mean_candidates:.0f} | {s.step_candidates:.0f} "
-            f"| {s.bleu:.2f} | {s.bleu - full:+.2f} | {s.sentences_per_s:.1f} |"
+        cells = " | ".join(
+            f"{s.bleu[b]:.2f} | {s.bleu[b] - reference.bleu[b]:+.2f} | {s.sentences_per_s[b]:.1f} "
+            f"({s.sentences_per_s[b] / reference.sentences_per_s[b]:.2f}x)"
+            for b in beams
         )
-    rates = [
-        f"{'full' if s.shortlist is None else f'{s.k}/{s.frequent}'} {s.target_tokens_per_s:.0f}"
-        for s in settings
-    ]
-    ceiling = "full-vocabulary ceiling: ~11,000 at batch 1, 35,000+ at 64"
-    print(f"target tokens/s: {', '.join(rates)} ({ceiling})")
+        print(
+            f"| {s.precision} | {s.name} | {s.mean_candidates:.0f} | {s.step_candidates:.0f} "
+            f"| {cells} |"
+        )
+    for beam in beams:
+        rates = [f"{s.precision} {s.name} {s.target_tokens_per_s[beam]:.0f}" for s in settings]
+        print(f"target tokens/s, beam {beam}: {', '.join(rates)}")
 
 
 if __name__ == "__main__":
