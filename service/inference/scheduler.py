@@ -8,16 +8,20 @@ rows of any request share a step, so a new request never waits for an old batch 
 
 Policy, so that a short request stays fast next to a large one: a request with at most
 ``light_rows`` decoder rows is *light*, any other is *heavy*. While light work runs, a step
-with heavy rows (beside the light ones) is taken only while such steps have used at most
+with heavy rows (beside the light ones) is taken only while heavy work has used at most
 ``heavy_share`` of the time since the light work arrived; otherwise the step runs the light
-rows alone. Such a step takes at most ``heavy_step_rows`` heavy rows
-(the earliest heavy decodings, the same ones from step to step until they finish): a step
-over a few hundred beam rows would take as long as a light request's whole decoding, and
-nothing can interrupt a step. A light request therefore advances at every step and waits
-for heavy steps at most ``heavy_share / (1 - heavy_share)`` of its own decoding time (1x at
-the default 0.5) plus one short step, and heavy work keeps at least ``heavy_share`` of the
-machine. Without light work, every step runs every row. Admission is first come first
-served, except that a request that does not fit lets later ones that fit go first.
+rows alone. Such a step takes at most ``heavy_step_rows`` heavy rows (the earliest heavy
+decodings, the same ones from step to step until they finish): a step over a few hundred
+beam rows would take as long as a light request's whole decoding, and nothing can
+interrupt a step. Heavy work is also its admission (the encoder over its texts) and its
+answer (the alignment head over them and the results), which take as long as several
+light steps: while light work runs, a heavy request is admitted and answered only in
+heavy work's turn, and that time counts as heavy. A light request therefore advances at
+every step and waits for heavy work at most ``heavy_share / (1 - heavy_share)`` of its own
+decoding time (1x at the default 0.5) plus one short step or admission, and heavy work
+keeps at least ``heavy_share`` of the machine. Without light work, every step runs every
+row. Admission is first come first served, except that a request that does not fit, or a
+heavy one outside its turn, lets later ones go first.
 
 While only light work runs (steady traffic of short requests), new texts are admitted, and
 finished requests answered, in groups of ``group_texts`` or once the first of them has
@@ -213,7 +217,7 @@ class StepScheduler(Generic[Request, W, Result]):
                     continue
                 admitted = self._take_admissible() if self._admit_now() else []
             if admitted:
-                self._admit(admitted)
+                self._timed(admitted, self._admit)
             self._drop_cancelled()
             if self._running:
                 self._step()
@@ -249,13 +253,17 @@ class StepScheduler(Generic[Request, W, Result]):
         return texts >= self.options.group_texts or waited >= self.options.group_steps
 
     def _take_admissible(self) -> list[_Job[Request, W, Result]]:
-        """Waiting jobs whose rows fit beside the running ones (lock held)."""
+        """Waiting jobs whose rows fit beside the running ones, heavy ones only in heavy
+        work's turn (lock held)."""
         rows = sum(job.request.rows for job in self._running if not _all_done(job))
         texts = 0
+        heavy_turn = self._heavy_turn()
         taken: list[_Job[Request, W, Result]] = []
         for job in self._waiting:
             if texts + len(job.request.items) > self.options.max_admit_texts and taken:
                 break
+            if not heavy_turn and self._heavy(job):
+                continue
             fits = rows + job.request.rows <= self.options.max_rows
             if fits or (not self._running and not taken):  # a job larger than the bound
                 taken.append(job)
@@ -289,21 +297,45 @@ class StepScheduler(Generic[Request, W, Result]):
         if job.work is not None:
             self.model.release(job.work)
 
+    def _heavy(self, job: _Job[Request, W, Result]) -> bool:
+        return job.request.rows > self.options.light_rows
+
+    def _heavy_turn(self) -> bool:
+        """Whether heavy work may take the machine next: always without light work running,
+        beside it while heavy work has used at most ``heavy_share`` of the time since the
+        light work arrived. The clock restarts whenever light work is not running."""
+        if all(self._heavy(job) for job in self._running):
+            self._heavy_seconds = self._light_seconds = 0.0
+            return True
+        total = self._heavy_seconds + self._light_seconds
+        return self._heavy_seconds <= self.options.heavy_share * total
+
+    def _timed(
+        self,
+        jobs: list[_Job[Request, W, Result]],
+        work: Callable[[list[_Job[Request, W, Result]]], None],
+    ) -> None:
+        """Run the admission or answer of ``jobs``, its time counted as heavy work's when
+        any of them is heavy."""
+        start = time.perf_counter()
+        work(jobs)
+        seconds = time.perf_counter() - start
+        if any(self._heavy(job) for job in jobs):
+            self._heavy_seconds += seconds
+        else:
+            self._light_seconds += seconds
+
     def _choose(self) -> tuple[list[Decoding], bool]:
         """The decodings of the next step, and whether it is a heavy step."""
-        light_rows = self.options.light_rows
-        light = [job for job in self._running if job.request.rows <= light_rows]
-        if len(light) == len(self._running):
+        light = [job for job in self._running if not self._heavy(job)]
+        if not light or len(light) == len(self._running):
             self._heavy_seconds = self._light_seconds = 0.0
-            return _live(self._running), False
-        if not light:
-            self._heavy_seconds = self._light_seconds = 0.0
-            return _live(self._running), True
-        total = self._heavy_seconds + self._light_seconds
-        if self._heavy_seconds <= self.options.heavy_share * total:
-            heavy = [job for job in self._running if job.request.rows > light_rows]
-            return _live(light) + _first_rows(_live(heavy), self.options.heavy_step_rows), True
-        return _live(light), False
+            return _live(self._running), not light
+        heavy: list[Decoding] = []
+        if self._heavy_turn():  # (a heavy request held back for its answer has no live rows)
+            jobs = [job for job in self._running if self._heavy(job)]
+            heavy = _first_rows(_live(jobs), self.options.heavy_step_rows)
+        return _live(light) + heavy, bool(heavy)
 
     def _step(self) -> None:
         decodings, heavy = self._choose()
@@ -329,8 +361,9 @@ class StepScheduler(Generic[Request, W, Result]):
         self._finish()
 
     def _finish(self, hold: bool = True) -> None:
-        """Answer the requests whose sentences are all done, grouped while only light work
-        runs (unless not ``hold``): the alignment head runs once for all of them."""
+        """Answer the requests whose sentences are all done (unless ``hold`` is False:
+        grouped while only light work runs, heavy ones in heavy work's turn): the alignment
+        head runs once for all of them."""
         finished = [job for job in self._running if _all_done(job)]
         if not finished:
             return
@@ -342,6 +375,12 @@ class StepScheduler(Generic[Request, W, Result]):
             waited = self.steps - min(job.done_step or 0 for job in finished)
             if texts < self.options.group_texts and waited < self.options.group_steps:
                 return
+        if hold and not self._heavy_turn():
+            finished = [job for job in finished if not self._heavy(job)]
+        if finished:
+            self._timed(finished, self._answer)
+
+    def _answer(self, finished: list[_Job[Request, W, Result]]) -> None:
         works = []
         for job in finished:
             assert job.work is not None

@@ -5,6 +5,7 @@ leave at once, and a light request is not held up by heavy ones."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import numpy as np
@@ -196,6 +197,63 @@ def test_steps_beside_light_work_take_a_bounded_share_of_heavy_rows(
     assert max(rows for rows, _ in steps) == 160  # alone, heavy work steps all its rows
     assert beside and max(beside) <= 20 + 1  # beside light work: 20 heavy rows + the light one
     assert max(beside) > 1  # and heavy work still advanced beside it
+
+
+def test_a_heavy_admission_counts_as_heavy_work_beside_light_work(
+    served: CountingTranslator,
+) -> None:
+    """A heavy request admitted while light work runs has its encoder time counted against
+    heavy work's share: light-only steps make up for it before heavy rows step again."""
+    events: list[tuple[str, float]] = []  # (what, seconds)
+    begin, step = served.begin, served.step
+
+    def observed_begin(requests: list[DecodeRequest]) -> list[Work]:
+        if any(r.rows > 8 for r in requests) and served.begun >= 16:
+            time.sleep(0.2)  # the second heavy request's encoder: as long as many steps
+            events.append(("heavy admitted", 0.2))
+        return begin(requests)
+
+    def observed_step(decodings: list[Decoding]) -> None:
+        start = time.perf_counter()
+        heavy = any(d.rows > 1 for d in decodings)
+        if heavy:
+            time.sleep(0.002)  # heavy steps long enough to keep the light request going
+        step(decodings)
+        events.append(("heavy step" if heavy else "light step", time.perf_counter() - start))
+
+    served.begin = observed_begin  # type: ignore[method-assign]
+    served.step = observed_step  # type: ignore[method-assign]
+    first_heavy = DecodeRequest(SENTENCES[:16], SearchOptions(beam_size=10))
+    second_heavy = DecodeRequest(SENTENCES[16:24], SearchOptions(beam_size=10))
+    light = DecodeRequest(SENTENCES[40:48], SearchOptions(beam_size=1))  # 8 rows: light
+
+    async def main() -> None:
+        scheduler: Scheduler = StepScheduler(served, SchedulerOptions(max_rows=512))
+        scheduler.start()
+        heavy = [asyncio.ensure_future(scheduler.submit(first_heavy))]
+        while scheduler.running_rows == 0:
+            await asyncio.sleep(0.001)
+        answered = asyncio.ensure_future(scheduler.submit(light))
+        while served.begun < 24:  # the light request is decoding
+            await asyncio.sleep(0.001)
+        heavy.append(asyncio.ensure_future(scheduler.submit(second_heavy)))
+        await answered
+        events.append(("light answered", 0.0))
+        await asyncio.gather(*heavy)
+        await scheduler.close()
+
+    asyncio.run(main())
+    names = [name for name, _ in events]
+    admitted, answered = names.index("heavy admitted"), names.index("light answered")
+    assert admitted < answered  # the second heavy request came while the light one decoded
+    after = names[admitted + 1 : answered]
+    if "heavy step" in after:  # heavy rows stepped again before the light request was done:
+        light_only = sum(
+            seconds
+            for _, seconds in events[admitted + 1 : admitted + 1 + after.index("heavy step")]
+        )
+        assert light_only >= 0.2 - 0.05  # only after light steps as long as the admission
+    assert after[0] == "light step"
 
 
 def test_light_traffic_is_admitted_and_answered_in_groups(
