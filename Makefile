@@ -12,7 +12,7 @@ MODEL ?= models/en-es
 # REVERSE=1 prepares the corpus the other way round (the Bible's Spanish to English).
 REVERSE ?=
 
-.PHONY: install install-dev serve test lint typecheck pytest bench bench-documents bench-shortlist soak gpu-check prepare train train-baseline export shortlist evaluate container-smoke
+.PHONY: install install-dev serve test lint typecheck pytest bench bench-documents bench-shortlist bench-marian soak gpu-check prepare train train-baseline export shortlist evaluate container-smoke
 
 $(VENV_PYTHON):
 	bash scripts/make-venv.sh "$(PYTHON)" "$(VENV)"
@@ -46,8 +46,14 @@ pytest: $(VENV)/.installed-dev
 
 test: install-dev lint typecheck pytest
 
+# The load bench, then (with DATA prepared) fp32 and int8 with and without the shortlist on
+# dev BLEU and speed, greedy and beam 5.
 bench: install-dev
 	$(VENV_PYTHON) -m bench.load --model $(MODEL)
+	@if [ -f $(DATA)/train.align ]; then \
+		$(VENV_PYTHON) -m bench.shortlist --model $(MODEL) --data $(DATA) --k 20,50 \
+			--frequent 100 --beams 1,5 --rounds 2; \
+	else echo "shortlist and int8 tables: run make prepare first (DATA=$(DATA))"; fi
 
 # Paragraphs of five verses through the server's sentence splitting against the same verses
 # one by one (BLEU, blank lines, word offsets), and <b> placed onto the reference through
@@ -100,7 +106,7 @@ export: $(VENV)/.installed-dev
 # piece's SHORTLIST_K best target pieces plus the SHORTLIST_FREQUENT most frequent ones,
 # with the shortlist step graph for an artifact exported without one; then parity.
 SHORTLIST_K ?= 50
-SHORTLIST_FREQUENT ?= 200
+SHORTLIST_FREQUENT ?= 100
 shortlist: $(VENV)/.installed-dev
 	$(VENV_PYTHON) -m model_export shortlist --data $(DATA) --model $(MODEL) \
 		--k $(SHORTLIST_K) --frequent $(SHORTLIST_FREQUENT)
@@ -109,6 +115,18 @@ shortlist: $(VENV)/.installed-dev
 # column is only meaningful on a quiet machine.
 bench-shortlist: install-dev
 	$(VENV_PYTHON) -m bench.shortlist --model $(MODEL) --data $(DATA)
+
+# Marian side by side (bench/marian.py): installs the optional `marian` extra (pymarian, a
+# 600 MB wheel), trains Marian's s2s model for MARIAN_MINUTES on DATA's train split (once:
+# kept in MARIAN_WORK), then decodes the test books with Marian and with MODEL, alternating.
+MARIAN_WORK ?= work/marian
+MARIAN_MINUTES ?= 30
+bench-marian: install-dev
+	$(VENV_PYTHON) -m pip install -q -e ".[marian]"
+	test -f $(MARIAN_WORK)/train.json || $(VENV_PYTHON) -m bench.marian train --data $(DATA) \
+		--model $(MODEL) --work $(MARIAN_WORK) --minutes $(MARIAN_MINUTES)
+	$(VENV_PYTHON) -m bench.marian compare --data $(DATA) --model $(MODEL) --work $(MARIAN_WORK) \
+		--split test
 
 # Without a baseline checkpoint, the baseline's last measured scores are kept.
 BASELINE_CHECKPOINT ?=

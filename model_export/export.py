@@ -94,7 +94,7 @@ class DecoderStepGraph(nn.Module):
         return log_probs, new_state, alpha, gathered
 
 
-class ShortlistStepGraph(nn.Module):
+class ShortlistStepGraph(DecoderStepGraph):
     """The decoder step scoring only the candidate rows of the output projection.
 
     Gather picks the C rows of the projection's weight and bias, one (B,O) x (O,C) product
@@ -103,12 +103,7 @@ class ShortlistStepGraph(nn.Module):
     the log of the candidates' share of the probability mass.
     """
 
-    def __init__(self, model: Seq2Seq) -> None:
-        super().__init__()
-        self.decoder = model.decoder
-        self.model = [model]
-
-    def forward(
+    def forward(  # type: ignore[override]
         self,
         prev_tokens: torch.Tensor,
         state: torch.Tensor,
