@@ -8,7 +8,11 @@ attention, so a sentence gets the same result in any company.
 The padded inputs of the last step are kept in place (:class:`StepRows`) and changed only
 where the rows change: under steady traffic a sentence finishes and another joins at
 almost every step, and rebuilding the inputs of every row each time cost a tenth of the
-decoding thread at concurrency 64.
+decoding thread at concurrency 64. A step over a small part of the kept rows (a light
+request's rows alone, between steps that also run heavy rows: see the scheduler) runs over
+a copy of just those rows instead, and leaves the kept rows as they are: laying them out
+anew for each such step, and back for the next heavy step, cost a sixth of the decoding
+thread beside heavy beam batches.
 
 With a lexical shortlist, a sentence decoded freely brings its candidate target pieces
 (:meth:`EncoderPool.set_candidates`), and a step scores the union of its rows' candidates,
@@ -28,6 +32,7 @@ from service.inference.runtime import EncodedBatch, EncoderFeeds, OnnxSeq2Seq
 from service.inference.search import Decoding, StepOutput
 
 WIDTH_STEP = 8  # widths are rounded up to this, so a slightly longer source seldom widens
+SUBSET_FRACTION = 4  # a step over at most 1/4 of the kept rows runs over a copy of them
 
 
 def _round_up(length: int) -> int:
@@ -166,6 +171,13 @@ class EncoderPool:
         self._candidates_version = -1
         self._step_candidates: np.ndarray | None = None
         self.last_step_candidates = 0  # pieces scored in the last step (0: all of them)
+        # A step over a small subset of the kept rows: its blocks in row order, and the
+        # feeds and candidates copied for it (kept while the subset and the rows stay).
+        self._subset: tuple[tuple[int, int], ...] | None = None
+        self._subset_key: tuple[int, tuple[tuple[int, int], ...]] | None = None
+        self._subset_feeds: EncoderFeeds = {}
+        self._subset_ids = np.zeros(0, dtype=np.int64)
+        self._subset_candidates: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self._annotations)
@@ -190,6 +202,31 @@ class EncoderPool:
             self._keys.pop(sentence, None)
             self._candidates.pop(sentence, None)
             self.step_rows.remove(sentence)
+
+    def _subset_inputs(self, rows: np.ndarray) -> tuple[EncoderFeeds | None, np.ndarray | None]:
+        """The feeds and candidates of a step over the subset :meth:`arrange` chose, copied
+        from the kept rows (once while the subset and the kept rows stay the same); None
+        when ``rows`` are not that subset's."""
+        assert self._subset is not None
+        kept = self.step_rows
+        key = (kept.version, self._subset)
+        if key != self._subset_key:
+            sentences = [s for s, _ in self._subset]
+            self._subset_ids = np.repeat(
+                np.array(sentences, dtype=np.int64), [n for _, n in self._subset]
+            )
+            index = np.concatenate(
+                [np.arange(kept.start[s], kept.start[s] + n) for s, n in self._subset]
+            )
+            width = _round_up(max(kept.length[s] for s in sentences))
+            used = self.model.decoder_inputs
+            copies = {name: v[index, :width] for name, v in kept.views().items() if name in used}
+            self._subset_feeds = self.model.place(copies)
+            self._subset_candidates = self._union_candidates(sentences)
+            self._subset_key = key
+        if not np.array_equal(rows, self._subset_ids):
+            return None, None
+        return self._subset_feeds, self._subset_candidates
 
     def _union_candidates(self, sentences: list[int]) -> np.ndarray | None:
         """The union of the sentences' candidates; None if one has none."""
@@ -222,11 +259,22 @@ class EncoderPool:
 
     def arrange(self, decodings: Sequence[Decoding]) -> list[Decoding]:
         """``decodings`` in the order of the kept step rows, which are made to be theirs:
-        a step over them in this order changes only the rows that changed."""
+        a step over them in this order changes only the rows that changed. Decodings that
+        are a small part (a quarter at most) of the kept rows, with their blocks as kept,
+        leave the kept rows alone: their step runs over a copy of their rows."""
+        kept = self.step_rows
         blocks = [(d.source_row, d.rows) for d in decodings]
-        self.step_rows.arrange(blocks, self._annotations, self._keys)
-        start = self.step_rows.start
-        return sorted(decodings, key=lambda d: start[d.source_row])
+        self._subset = None
+        if (
+            blocks
+            and sum(rows for _, rows in blocks) * SUBSET_FRACTION <= kept.rows
+            and all(kept.count.get(s) == rows for s, rows in blocks)
+        ):
+            ordered = sorted(decodings, key=lambda d: kept.start[d.source_row])
+            self._subset = tuple((d.source_row, d.rows) for d in ordered)
+            return ordered
+        kept.arrange(blocks, self._annotations, self._keys)
+        return sorted(decodings, key=lambda d: kept.start[d.source_row])
 
     def step(
         self, prev: np.ndarray, state: np.ndarray, rows: np.ndarray, gather: np.ndarray, k: int
@@ -234,6 +282,11 @@ class EncoderPool:
         """One decoder step; ``rows`` are pool ids (a search ``StepFunction``). Rows in
         another order than :meth:`arrange` gave are laid out anew in that order."""
         step_rows = self.step_rows
+        if self._subset is not None:
+            feeds, candidates = self._subset_inputs(rows)
+            if feeds is not None:
+                self.last_step_candidates = 0 if candidates is None else int(candidates.size)
+                return self.model.run_step(feeds, prev, state, gather, k, candidates)
         if not np.array_equal(rows, step_rows.row_ids()):
             change = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
             counts = np.diff(np.r_[change, rows.size])

@@ -1,11 +1,20 @@
 """The step rows kept in place: after any sequence of sentences joining and leaving, they
-hold exactly what padding the step's sentences afresh gives."""
+hold exactly what padding the step's sentences afresh gives; a step over a few of them runs
+over a copy and gives what a step over those sentences alone gives."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 
-from service.inference.pool import StepRows
+from service.inference.pool import EncoderPool, StepRows
+from service.inference.runtime import EncodedBatch, RuntimeOptions
+from service.inference.search import StepOutput
+from service.inference.translator import Translator
+
+SENTENCES = (Path(__file__).parents[2] / "bench" / "sentences_en.txt").read_text().splitlines()
 
 
 def fresh(
@@ -81,3 +90,61 @@ def test_a_sentence_removed_leaves_the_rows() -> None:
     for s in (1, 2):
         first = kept.start[s]
         assert (views["annotations"][first : first + kept.count[s], : s + 2] == s).all()
+
+
+@dataclass
+class Block:
+    """What the pool reads of a decoding: its sentence and its rows."""
+
+    source_row: int
+    rows: int
+
+
+def test_a_step_over_a_few_kept_rows_runs_over_a_copy_and_leaves_them(
+    tiny_artifact: Path,
+) -> None:
+    translator = Translator.from_directory(
+        tiny_artifact, runtime=RuntimeOptions(device="cpu", intra_op_threads=1)
+    )
+    model = translator.model
+    texts = SENTENCES[:9]
+    ids = [s.ids for s in translator.encode_sources(texts)]
+    lengths = np.array([len(i) for i in ids])
+    tokens = np.zeros((len(ids), lengths.max()), dtype=np.int64)
+    for row, sentence in enumerate(ids):
+        tokens[row, : len(sentence)] = sentence
+    encoded = model.encode(tokens, lengths)
+    special = translator.artifact.special_tokens
+
+    def step(pool: EncoderPool, blocks: list[Block], states: np.ndarray) -> StepOutput:
+        ordered = pool.arrange(blocks)  # type: ignore[arg-type]
+        rows = np.repeat([b.source_row for b in ordered], [b.rows for b in ordered])
+        prev = np.full(rows.size, special.bos, dtype=np.int64)
+        gather = np.full(rows.size, special.eos, dtype=np.int64)
+        return pool.step(prev, states[rows], rows, gather, 4)
+
+    pool = EncoderPool(model)
+    sentences = pool.add(encoded, lengths)
+    states = encoded.init_state  # sentence ids are 0..8, the rows of the batch
+    everything = [Block(s, 4) for s in sentences]  # 36 rows kept
+    step(pool, everything, states)
+    version = pool.step_rows.version
+    few = [Block(sentences[5], 4), Block(sentences[2], 4)]  # 8 rows: a copy of them
+    got = step(pool, few, states)
+    assert pool.step_rows.version == version  # the kept rows did not move
+    step(pool, everything, states)
+    assert pool.step_rows.version == version  # nor for the next step over all of them
+
+    alone = EncoderPool(model)
+    alone_ids = alone.add(
+        EncodedBatch(
+            encoded.annotations[[2, 5]], encoded.keys[[2, 5]], states[[2, 5]], encoded.mask[[2, 5]]
+        ),
+        lengths[[2, 5]],
+    )
+    expected = step(alone, [Block(alone_ids[0], 4), Block(alone_ids[1], 4)], states[[2, 5]])
+    np.testing.assert_array_equal(got.top_ids, expected.top_ids)
+    np.testing.assert_allclose(got.top_log_probs, expected.top_log_probs, atol=1e-5)
+    np.testing.assert_allclose(got.state, expected.state, atol=1e-5)
+    width = int(lengths[[2, 5]].max())
+    np.testing.assert_allclose(got.attention[:, :width], expected.attention[:, :width], atol=1e-6)
