@@ -49,7 +49,8 @@ class RuntimeOptions:
     # log-probabilities, state and attention come back. None: on for CUDA only.
     io_binding: bool | None = None
     # Decode free rows over the artifact's lexical shortlist when it has one (Marian's
-    # shortlist); False (the default, as NMT_SHORTLIST's) scores the whole vocabulary.
+    # shortlist); False (the default here; the service's NMT_SHORTLIST is on) scores the
+    # whole vocabulary.
     shortlist: bool = False
 
     def __post_init__(self) -> None:

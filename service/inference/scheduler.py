@@ -94,7 +94,7 @@ class SchedulerOptions:
     max_admit_texts: int = 32  # texts encoded together when admitted
     max_wait_ms: float = 0.0  # when idle, how long the first text waits for company
     max_queue: int = 256  # texts waiting or decoding; beyond it requests are refused
-    light_rows: int = 8  # a request with at most this many rows per step is light
+    light_rows: int = 24  # a request with at most this many rows per step is light
     heavy_share: float = 0.5  # while light work runs, heavy steps get at most this share
     heavy_step_rows: int = 64  # while light work runs, heavy rows in one step
     group_texts: int = 16  # only light work running: admit and answer in groups this large

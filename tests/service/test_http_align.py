@@ -120,8 +120,9 @@ BUNDLED_MODEL = Path(__file__).parents[2] / "models" / "en-es"
 
 def test_aligning_the_services_own_translation_gives_its_attention(start_server: Any) -> None:
     # The bundled model: the tiny one writes piece sequences that its own tokenizer would
-    # split differently, so its texts do not come back as the same pieces.
-    server = start_server(model_dir=str(BUNDLED_MODEL))
+    # split differently, so its texts do not come back as the same pieces. Without its
+    # shortlist, so that the translation's score is the exact one too.
+    server = start_server(model_dir=str(BUNDLED_MODEL), shortlist="false")
     source = "In the beginning, God created the heavens and the earth."
     response = post(server, "/v1/translate", {"text": source, "beam_size": 1})
     translation = response.json()["translations"][0]
@@ -209,3 +210,19 @@ def test_a_model_without_a_head_aligns_with_its_attention(
     )
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "no_alignment_head"
+
+
+def test_with_the_shortlist_a_translations_score_is_renormalized(start_server: Any) -> None:
+    # The serving default: the bundled model's shortlist on. The translation's score is
+    # renormalized over the candidates (as Marian's), so it is above the exact one that
+    # aligning the same text gives; the attention is the same.
+    server = start_server(model_dir=str(BUNDLED_MODEL))
+    source = "In the beginning, God created the heavens and the earth."
+    translation = post(server, "/v1/translate", {"text": source})  # default beam
+    translation = translation.json()["translations"][0]
+    aligned = align(server, source=source, target=translation["text"])["alignments"][0]
+    assert aligned["alignment"]["target_tokens"] == translation["alignment"]["target_tokens"]
+    np.testing.assert_allclose(
+        aligned["alignment"]["attention"], translation["alignment"]["attention"], atol=1e-5
+    )
+    assert translation["score"] > aligned["score"]

@@ -173,11 +173,11 @@ def test_turned_off_or_absent_the_shortlist_changes_nothing(
             assert a.score == pytest.approx(b.score, abs=1e-6)
 
 
-def test_the_setting_turns_the_shortlist_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NMT_SHORTLIST", "true")
-    assert Settings().shortlist is True
+def test_the_setting_turns_the_shortlist_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NMT_SHORTLIST", "false")
+    assert Settings().shortlist is False
     monkeypatch.delenv("NMT_SHORTLIST")
-    assert Settings().shortlist is False  # off until measured on a quiet machine
+    assert Settings().shortlist is True  # the serving default, chosen on dev BLEU and speed
 
 
 def test_int8_decodes_over_the_shortlist_and_aligns_exactly(
