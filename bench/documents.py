@@ -37,6 +37,7 @@ import sacrebleu
 from bench.http_client import LeanConnection
 from bench.tag_placement import frequent_words, place_tags, placement_table
 from bench.verses import read_split
+from service.config import Settings
 from service.inference.runtime import RuntimeOptions
 from service.inference.search import SearchOptions
 from service.inference.translator import Translator
@@ -252,7 +253,10 @@ def main(argv: list[str] | None = None) -> None:
 
     translator = Translator.from_directory(
         args.model,
-        runtime=RuntimeOptions(intra_op_threads=args.threads),
+        # The server's shortlist setting (on by default), so both sides decode alike.
+        runtime=RuntimeOptions(
+            intra_op_threads=args.threads, shortlist=Settings(**{"model_dir": args.model}).shortlist
+        ),
         max_source_tokens=4096,
     )
     over = [

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from service.api.documents import alignment_document, json_bytes
+from service.config import Settings
 from service.inference.runtime import RuntimeOptions
 from service.inference.search import Decoding, SearchOptions
 from service.inference.translator import Translator
@@ -36,8 +37,13 @@ class CountingTranslator(Translator):
 
 
 def load(model: Path, precision: str, threads: int, device: str = "cpu") -> CountingTranslator:
+    """The translator as the server decodes: its shortlist setting (NMT_SHORTLIST, on by
+    default) applies here too."""
+    shortlist = Settings(**{"model_dir": model}).shortlist  # (as the CLI builds it)
     base = Translator.from_directory(
-        model, precision, RuntimeOptions(device=device, intra_op_threads=threads)
+        model,
+        precision,
+        RuntimeOptions(device=device, intra_op_threads=threads, shortlist=shortlist),
     )
     return CountingTranslator(base.artifact, base.model, base.tokenizer, base.max_source_tokens)
 
