@@ -39,7 +39,8 @@ class CountingTranslator(Translator):
 def load(model: Path, precision: str, threads: int, device: str = "cpu") -> CountingTranslator:
     """The translator as the server decodes: its shortlist setting (NMT_SHORTLIST, on by
     default) applies here too."""
-    shortlist = Settings(**{"model_dir": model}).shortlist  # (as the CLI builds it)
+    overrides: dict[str, Any] = {"model_dir": model}
+    shortlist = Settings(**overrides).shortlist
     base = Translator.from_directory(
         model,
         precision,
