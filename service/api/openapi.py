@@ -1,6 +1,8 @@
 """The OpenAPI document says what the server enforces: non-empty texts within the size
-limits, the language pairs it serves, beam sizes and ``n_best <= beam_size``, so that a
-client generated from the schema builds requests the server accepts.
+limits, the language pairs it serves, beam sizes and ``n_best <= beam_size``, the shape of
+``target_prefix`` (that of the texts, and none with markup) and no ``link_rule`` with
+``links: "agreement"``, so that a client generated from the schema builds requests the
+server accepts.
 
 FastAPI derives the document from the request models, which cannot know the settings or
 the models loaded; :func:`constrain` writes those limits into it once, at start-up.
@@ -89,6 +91,27 @@ def _beam_rule(settings: Settings) -> dict[str, Any]:
     return {"anyOf": cases}
 
 
+def _prefix_rules(settings: Settings) -> list[dict[str, Any]]:
+    """target_prefix: a string for a string text, a list as long as a list of texts (each
+    length its own case), and none with markup."""
+    absent = {"properties": {"target_prefix": {"type": "null"}}}
+    same_shape: list[dict[str, Any]] = [
+        absent,
+        {"properties": {"text": {"type": "string"}, "target_prefix": {"type": "string"}}},
+    ]
+    same_shape += [
+        {
+            "properties": {
+                "text": {"type": "array", "minItems": n, "maxItems": n},
+                "target_prefix": {"type": "array", "minItems": n, "maxItems": n},
+            }
+        }
+        for n in range(1, settings.max_texts + 1)
+    ]
+    plain_text = {"properties": {"format": {"const": "text"}}}
+    return [{"anyOf": same_shape}, {"anyOf": [absent, plain_text]}]
+
+
 def constrain(document: dict[str, Any], settings: Settings, pairs: list[tuple[str, str]]) -> None:
     """Write the settings' limits and the served pairs into an OpenAPI document, in place."""
     sources = list(dict.fromkeys(s for s, _ in pairs))
@@ -118,4 +141,15 @@ def constrain(document: dict[str, Any], settings: Settings, pairs: list[tuple[st
         if "beam_size" in schema["properties"]:
             schema["properties"]["beam_size"]["anyOf"][0]["maximum"] = settings.max_beam_size
             rules.append(_beam_rule(settings))
+        if "target_prefix" in schema["properties"]:
+            for option in schema["properties"]["target_prefix"]["anyOf"]:
+                if option.get("type") == "string":
+                    option.update(_text(settings))
+                elif option.get("type") == "array":
+                    option["items"] = {"anyOf": [_text(settings), {"type": "null"}]}
+            rules += _prefix_rules(settings)
+        if {"link_rule", "links"} <= set(schema["properties"]):  # a rule is one direction's
+            no_rule = {"properties": {"link_rule": {"type": "null"}}}
+            one_way = {"properties": {"links": {"not": {"const": "agreement"}}}}
+            rules.append({"anyOf": [no_rule, one_way]})
         schema["allOf"] = rules

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 ALLOWED_CONTROLS = {"\t", "\n", "\r"}
 MAX_CANDIDATES = 10
+
+
+def _integral(value: Any) -> Any:
+    """5.0 as 5: JSON Schema counts a number with no fraction as an integer, and the request
+    models are strict (no "5", no 5.5), so a client generated from the schema may send it."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_integral)]
 
 
 def check_text(text: str) -> str:
@@ -62,13 +73,13 @@ class TranslateRequest(BaseModel):
     )
     source_lang: str | None = Field(None, description="Must be the model's source language.")
     target_lang: str | None = Field(None, description="Must be the model's target language.")
-    beam_size: int | None = Field(
+    beam_size: JsonInt | None = Field(
         None,
         ge=1,
         description="1 = greedy; default and maximum from the settings (NMT_DEFAULT_BEAM_SIZE, "
         "NMT_MAX_BEAM_SIZE; see GET /v1/models); above the maximum: 422 invalid_beam_size.",
     )
-    n_best: int = Field(
+    n_best: JsonInt = Field(
         1,
         ge=1,
         description="Hypotheses returned: 1 + len(alternatives). Must not exceed the beam "
@@ -81,7 +92,7 @@ class TranslateRequest(BaseModel):
         "and the answer is well-formed markup (see README, HTML and XML).",
     )
     return_attention: bool = Field(True, description="Include the alignment of each text.")
-    return_candidates: int = Field(
+    return_candidates: JsonInt = Field(
         0,
         ge=0,
         le=MAX_CANDIDATES,

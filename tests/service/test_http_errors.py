@@ -64,7 +64,8 @@ def test_body_that_is_not_an_object_is_422(shared_server: LiveServer, body: obje
         {"text": ["a", 1]},
         {"text": {"a": "b"}},
         {"text": "a", "beam_size": "5"},
-        {"text": "a", "beam_size": 2.0},
+        {"text": "a", "beam_size": 2.5},
+        {"text": "a", "n_best": 1.5},
         {"text": "a", "beam_size": True},
         {"text": "a", "n_best": "1"},
         {"text": "a", "return_attention": "yes"},
@@ -75,6 +76,16 @@ def test_body_that_is_not_an_object_is_422(shared_server: LiveServer, body: obje
 )
 def test_wrong_types_are_422(shared_server: LiveServer, body: dict[str, Any]) -> None:
     assert_error(post_json(shared_server, body), 422, "invalid_request")
+
+
+def test_a_number_without_fraction_is_an_integer(shared_server: LiveServer) -> None:
+    # JSON Schema's integer: a client generated from the OpenAPI document may send 2.0.
+    body = {"text": "In the beginning.", "beam_size": 2.0, "n_best": 2.0, "return_candidates": 1.0}
+    response = post_json(shared_server, body)
+    assert response.status_code == 200, response.text
+    translation = response.json()["translations"][0]
+    assert len(translation["alternatives"]) == 1
+    assert len(translation["candidates"][0]) == 1
 
 
 @pytest.mark.parametrize("text", ["", " ", "\t\n \r", "\u3000", [], ["ok", ""], ["ok", "  "]])

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -101,3 +102,41 @@ def test_stateful_sequences_follow_the_links(api_schema: Any, shared_server: Liv
         )
     )
     assert fetched_documents(shared_server) > before  # a link led to a stored document
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"text": "In the beginning.", "target_prefix": ["En"]},  # a list for a string text
+        {"text": ["In the beginning.", "And God said."], "target_prefix": ["En"]},  # too short
+        {"text": "In the <b>beginning</b>.", "format": "html", "target_prefix": "En"},
+        {"text": "In the beginning.", "target_prefix": " "},
+        {"text": "In the beginning.", "links": "agreement", "link_rule": "argmax"},
+    ],
+)
+def test_the_schema_refuses_what_the_server_refuses(
+    shared_server: LiveServer, body: dict[str, Any]
+) -> None:
+    document = httpx.get(f"{shared_server.url}/openapi.json").json()
+    schema = {"$ref": "#/components/schemas/TranslateRequest", **document}
+    assert not jsonschema.Draft202012Validator(schema).is_valid(body)
+    response = httpx.post(f"{shared_server.url}/v1/translate", json=body, timeout=60)
+    assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"text": ["In the beginning.", "And God said."], "target_prefix": ["En el", None]},
+        {"text": "In the beginning.", "beam_size": 2.0, "n_best": 2.0},  # JSON's integers
+        {"text": "In the <b>beginning</b>.", "format": "html", "links": "forward"},
+    ],
+)
+def test_the_server_accepts_what_the_schema_accepts(
+    shared_server: LiveServer, body: dict[str, Any]
+) -> None:
+    document = httpx.get(f"{shared_server.url}/openapi.json").json()
+    schema = {"$ref": "#/components/schemas/TranslateRequest", **document}
+    assert jsonschema.Draft202012Validator(schema).is_valid(body)
+    response = httpx.post(f"{shared_server.url}/v1/translate", json=body, timeout=60)
+    assert response.status_code == 200, response.text
