@@ -127,6 +127,7 @@ def test_clients_that_leave_free_the_queue(start_server: Callable[..., LiveServe
         max_wait_ms="0",
         max_chars="4000",
         max_source_tokens="2048",
+        max_sentence_words="0",  # each text one sentence: the queue counts texts
     )
     body = {"text": [" ".join([LONG_TEXT] * 6)] * 8, "beam_size": 10}
     url = f"{server.url}/v1/translate"

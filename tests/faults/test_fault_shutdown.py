@@ -38,6 +38,7 @@ def test_sigterm_with_sixty_requests_in_flight_answers_no_500(
         max_batch_rows="320",  # one request (32 texts, beam 10) decodes at a time
         max_wait_ms="0",
         max_queue="2000",
+        max_sentence_words="0",  # each text one sentence of the queue's 2,000
     )
     results: list[httpx.Response | Exception] = []
     # Two one-text requests first, which finish; then sixty 32-text ones, several times
