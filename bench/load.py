@@ -88,15 +88,24 @@ def start_server(
 
 
 async def run_load(
-    url: str, sentences: list[str], concurrency: int, beam: int, requests: int
+    url: str,
+    sentences: list[str],
+    concurrency: int,
+    beam: int,
+    requests: int,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """``requests`` translations of ``sentences`` from ``concurrency`` keep-alive clients;
+    ``extra``: more fields of every request body."""
     latencies: list[float] = []
     tokens = 0
     errors = 0
     counter = iter(range(concurrency))  # one request each to open the connections
     connections = [LeanConnection(url) for _ in range(concurrency)]
     bodies = [
-        connections[0].request_bytes("POST", "/v1/translate", {"text": s, "beam_size": beam})
+        connections[0].request_bytes(
+            "POST", "/v1/translate", {"text": s, "beam_size": beam, **(extra or {})}
+        )
         for s in sentences
     ]
 
