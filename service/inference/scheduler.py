@@ -361,9 +361,9 @@ class StepScheduler(Generic[Request, W, Result]):
         self._finish()
 
     def _finish(self, hold: bool = True) -> None:
-        """Answer the requests whose sentences are all done (unless ``hold`` is False:
-        grouped while only light work runs, heavy ones in heavy work's turn): the alignment
-        head runs once for all of them."""
+        """Answer the requests whose sentences are all done; the alignment head runs once
+        for all of them. With ``hold``, they are grouped while only light work runs, and
+        heavy ones wait for heavy work's turn beside light work."""
         finished = [job for job in self._running if _all_done(job)]
         if not finished:
             return
