@@ -31,14 +31,16 @@ def _text(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _texts(schema: dict[str, Any], settings: Settings) -> None:
-    """Constrain a text field: a string, or a list of strings."""
+def _texts(schema: dict[str, Any], settings: Settings, null_items: bool = False) -> None:
+    """Constrain a text field: a string, or a list of strings (or of strings and nulls)."""
     for option in schema.get("anyOf", [schema]):
         if option.get("type") == "string":
             option.update(_text(settings))
         elif option.get("type") == "array":
             option.update({"minItems": 1, "maxItems": settings.max_texts})
             option["items"] = _text(settings)
+            if null_items:
+                option["items"] = {"anyOf": [option["items"], {"type": "null"}]}
 
 
 def _request_schemas(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -142,11 +144,7 @@ def constrain(document: dict[str, Any], settings: Settings, pairs: list[tuple[st
             schema["properties"]["beam_size"]["anyOf"][0]["maximum"] = settings.max_beam_size
             rules.append(_beam_rule(settings))
         if "target_prefix" in schema["properties"]:
-            for option in schema["properties"]["target_prefix"]["anyOf"]:
-                if option.get("type") == "string":
-                    option.update(_text(settings))
-                elif option.get("type") == "array":
-                    option["items"] = {"anyOf": [_text(settings), {"type": "null"}]}
+            _texts(schema["properties"]["target_prefix"], settings, null_items=True)
             rules += _prefix_rules(settings)
         if {"link_rule", "links"} <= set(schema["properties"]):  # a rule is one direction's
             no_rule = {"properties": {"link_rule": {"type": "null"}}}
