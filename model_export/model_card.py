@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from service.text.language import language_name
+
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -15,6 +17,12 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 def _size_mb(directory: Path) -> float:
     return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file()) / 1e6
+
+
+def _direction(config: dict[str, Any]) -> str:
+    """'English to Spanish', read from the artifact's own language codes."""
+    source, target = config.get("source_lang", "en"), config.get("target_lang", "es")
+    return f"{language_name(source)} to {language_name(target)}"
 
 
 def write_model_card(
@@ -56,13 +64,14 @@ def write_model_card(
     sections = [
         f"# {config.get('name')} (version {config.get('version')})",
         "An RNN encoder-decoder with additive attention (RNNsearch, Bahdanau, Cho and Bengio, "
-        "2015) translating English to Spanish, exported to ONNX for the service in this "
+        f"2015) translating {_direction(config)}, exported to ONNX for the service in this "
         "repository.",
         "## Data",
         "\n".join(
             [
                 f"- Corpus: {data.get('name')} ({data.get('license', 'see source')}).",
-                f"- Split {data.get('split')}: pairs {data.get('pairs')}.",
+                f"- Split {data.get('split')}: pairs {data.get('pairs')}."
+                + (f" Direction: {data['direction']}." if "direction" in data else ""),
                 f"- Test books: {', '.join(data.get('test_books', [])) or 'n/a'}.",
                 f"- Dev books: {', '.join(data.get('dev_books', [])) or 'n/a'}.",
                 f"- Tokenization: SentencePiece unigram, {data.get('vocab_size')} pieces per side, "

@@ -18,8 +18,6 @@ from pydantic import BaseModel, ValidationError
 from service.api.errors import as_api_error
 from service.runtime_state import ServiceState
 
-LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "fr": "French", "de": "German"}
-
 
 def served_pairs(state: ServiceState) -> list[tuple[str, str]]:
     """The (source, target) language pairs the service translates, in the order served.
@@ -28,10 +26,6 @@ def served_pairs(state: ServiceState) -> list[tuple[str, str]]:
     several models only changes what it reads.
     """
     return state.models.pairs
-
-
-def language_name(code: str) -> str:
-    return LANGUAGE_NAMES.get(code, code)
 
 
 class CompatError(Exception):

@@ -15,7 +15,7 @@ from collections.abc import Collection
 
 from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
-__all__ = ["LanguageIdentifier"]
+__all__ = ["LanguageIdentifier", "language_name"]
 
 
 class LanguageIdentifier:
@@ -61,3 +61,11 @@ def _lingua_language(code: str) -> Language:
         return Language.from_iso_code_639_1(IsoCode639_1.from_str(code))
     except ValueError:
         raise ValueError(f"unknown ISO 639-1 language code: {code!r}") from None
+
+
+def language_name(code: str) -> str:
+    """The English name of an ISO 639-1 code ("es" -> "Spanish"); an unknown code as given."""
+    try:
+        return _lingua_language(code).name.title()
+    except ValueError:
+        return code

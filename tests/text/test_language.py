@@ -1,6 +1,6 @@
 import pytest
 
-from service.text.language import LanguageIdentifier
+from service.text.language import LanguageIdentifier, language_name
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +55,8 @@ def test_one_language_is_always_certain() -> None:
 def test_unusable_language_sets_are_refused(languages: set[str]) -> None:
     with pytest.raises(ValueError):
         LanguageIdentifier(languages)
+
+
+def test_language_names_come_from_the_iso_code() -> None:
+    assert (language_name("es"), language_name("en")) == ("Spanish", "English")
+    assert language_name("xx") == "xx"

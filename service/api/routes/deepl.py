@@ -24,7 +24,6 @@ from service.api.compat import (
     body_doc,
     check_ready,
     error_responses,
-    language_name,
     refuse_other_methods,
     request_fields,
     served_pairs,
@@ -34,6 +33,7 @@ from service.api.deps import State, is_valid_key
 from service.api.schemas import check_text
 from service.api.translation_pipeline import translate_and_store
 from service.runtime_state import ServiceState
+from service.text.language import language_name
 
 AUTH_SCHEME = "deepl-auth-key"
 # DeepL lists these target codes for a language; the bare code is accepted as well.
