@@ -13,15 +13,19 @@ with heavy rows (beside the light ones) is taken only while heavy work has used 
 rows alone. Such a step takes at most ``heavy_step_rows`` heavy rows (the earliest heavy
 decodings, the same ones from step to step until they finish): a step over a few hundred
 beam rows would take as long as a light request's whole decoding, and nothing can
-interrupt a step. Heavy work is also its admission (the encoder over its texts) and its
-answer (the alignment head over them and the results), which take as long as several
-light steps: while light work runs, a heavy request is admitted and answered only in
-heavy work's turn, and that time counts as heavy. A light request therefore advances at
-every step and waits for heavy work at most ``heavy_share / (1 - heavy_share)`` of its own
-decoding time (1x at the default 0.5) plus one short step or admission, and heavy work
-keeps at least ``heavy_share`` of the machine. Without light work, every step runs every
-row. Admission is first come first served, except that a request that does not fit, or a
-heavy one outside its turn, lets later ones go first.
+interrupt a step. Heavy work is also its admission (the encoder over its texts), which
+takes as long as several light steps: while light work runs, a heavy request is admitted
+only in heavy work's turn, and that time counts as heavy. Answers leave the decoding
+thread: once a request's sentences are done, its best hypotheses and encoder outputs are
+copied out and its rows released, and a builder thread (one for light requests, one for
+heavy ones) runs the alignment head and makes the results, so neither the next step nor a
+light request's answer waits for a heavy request's results. A light request therefore
+advances at every step and waits for heavy work at most
+``heavy_share / (1 - heavy_share)`` of its own decoding time (1x at the default 0.5) plus
+one short step or admission, and heavy work keeps at least ``heavy_share`` of the machine.
+Without light work, every step runs every row. Admission is first come first served,
+except that a request that does not fit, or a heavy one outside its turn, lets later ones
+go first.
 
 While only light work runs (steady traffic of short requests), new texts are admitted, and
 finished requests answered, in groups of ``group_texts`` or once the first of them has
@@ -43,6 +47,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -83,7 +88,10 @@ class DecodingModel(Protocol[Request, W, Result]):
 
     def step(self, decodings: list[Decoding]) -> None: ...
 
-    def finish_many(self, works: list[W]) -> list[list[Result]]: ...
+    def prepare_results(self, works: list[W]) -> Callable[[], list[list[Result]]]:
+        """Called on the decoding thread before the works are released; the function it
+        returns builds their results and may run on another thread."""
+        ...
 
     def release(self, work: W) -> None: ...
 
@@ -160,6 +168,13 @@ class StepScheduler(Generic[Request, W, Result]):
         self._light_seconds = 0.0
         self.running_rows = 0  # rows of the running batch after the last step
         self.steps = 0
+        # Results are built (alignment head, words, detokenization) off the decoding thread,
+        # light and heavy requests' apart, so that neither the next step nor a light answer
+        # waits for a heavy request's results.
+        self._builders = {
+            heavy: ThreadPoolExecutor(1, thread_name_prefix=f"results-{kind}")
+            for heavy, kind in ((False, "light"), (True, "heavy"))
+        }
 
     @property
     def queue_depth(self) -> int:
@@ -210,6 +225,8 @@ class StepScheduler(Generic[Request, W, Result]):
                 self._waiting = [job for job in self._waiting if not job.cancelled]
                 if not self._waiting and not self._running:
                     if self._closing:
+                        for builder in self._builders.values():
+                            builder.shutdown(wait=True)
                         return
                     self._lock.wait()
                     continue
@@ -315,8 +332,8 @@ class StepScheduler(Generic[Request, W, Result]):
         jobs: list[_Job[Request, W, Result]],
         work: Callable[[list[_Job[Request, W, Result]]], None],
     ) -> None:
-        """Run the admission or answer of ``jobs``, its time counted as heavy work's when
-        any of them is heavy."""
+        """Run the admission of ``jobs``, its time counted as heavy work's when any of them
+        is heavy."""
         start = time.perf_counter()
         work(jobs)
         seconds = time.perf_counter() - start
@@ -332,7 +349,7 @@ class StepScheduler(Generic[Request, W, Result]):
             self._heavy_seconds = self._light_seconds = 0.0
             return _live(self._running), not light
         heavy: list[Decoding] = []
-        if self._heavy_turn():  # (a heavy request held back for its answer has no live rows)
+        if self._heavy_turn():
             jobs = [job for job in self._running if self._heavy(job)]
             heavy = _first_rows(_live(jobs), self.options.heavy_step_rows)
         return _live(light) + heavy, bool(heavy)
@@ -362,8 +379,8 @@ class StepScheduler(Generic[Request, W, Result]):
 
     def _finish(self, hold: bool = True) -> None:
         """Answer the requests whose sentences are all done; the alignment head runs once
-        for all of them. With ``hold``, they are grouped while only light work runs, and
-        heavy ones wait for heavy work's turn beside light work."""
+        for all of them (of each kind). With ``hold``, they are grouped while only light
+        work runs."""
         finished = [job for job in self._running if _all_done(job)]
         if not finished:
             return
@@ -375,24 +392,42 @@ class StepScheduler(Generic[Request, W, Result]):
             waited = self.steps - min(job.done_step or 0 for job in finished)
             if texts < self.options.group_texts and waited < self.options.group_steps:
                 return
-        if hold and not self._heavy_turn():
-            finished = [job for job in finished if not self._heavy(job)]
-        if finished:
-            self._timed(finished, self._answer)
+        self._answer(finished)
 
     def _answer(self, finished: list[_Job[Request, W, Result]]) -> None:
-        works = []
-        for job in finished:
-            assert job.work is not None
-            works.append(job.work)
-        answers: list[list[Result] | BaseException]
-        try:
-            answers = list(self.model.finish_many(works))
-        except Exception as error:
-            answers = [error for _ in finished]
-        for job, answer in zip(finished, answers, strict=True):
-            self._retire(job)
-            job.answer(answer)
+        """Release the finished jobs' rows now; their results are built and delivered by
+        the builder thread of their kind."""
+        for heavy in (False, True):
+            jobs = [job for job in finished if self._heavy(job) == heavy]
+            if not jobs:
+                continue
+            works = []
+            for job in jobs:
+                assert job.work is not None
+                works.append(job.work)
+            build: Callable[[], list[list[Result]]] | None = None
+            try:
+                build = self.model.prepare_results(works)
+            except Exception as error:
+                failure = error
+            for job in jobs:
+                self._retire(job)
+            if build is None:
+                for job in jobs:
+                    job.answer(failure)
+                continue
+            self._builders[heavy].submit(_deliver, jobs, build)
+
+
+def _deliver(jobs: list[_Job[Request, W, Result]], build: Callable[[], list[list[Result]]]) -> None:
+    answers: list[list[Result] | BaseException]
+    try:
+        answers = list(build())
+    except Exception as error:
+        log.exception("building results failed")
+        answers = [error for _ in jobs]
+    for job, answer in zip(jobs, answers, strict=True):
+        job.answer(answer)
 
 
 def _decodings(job: _Job[Request, W, Result]) -> Sequence[Decoding]:

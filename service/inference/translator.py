@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from service.inference.alignment import (
 )
 from service.inference.artifact import ModelArtifact, load_artifact
 from service.inference.pool import EncoderPool
-from service.inference.runtime import OnnxSeq2Seq, RuntimeOptions
+from service.inference.runtime import EncodedBatch, OnnxSeq2Seq, RuntimeOptions
 from service.inference.search import (
     Decoding,
     ForcedDecoding,
@@ -326,15 +327,25 @@ class Translator:
     def finish_many(self, works: list[Work]) -> list[list[Translation]]:
         """The results of works finished in the same step: their alignment head runs once
         for all of them, not once per request."""
+        return self.prepare_results(works)()
+
+    def prepare_results(self, works: list[Work]) -> Callable[[], list[list[Translation]]]:
+        """Take from the pool what the results of finished ``works`` need (their best
+        hypotheses and a copy of their encoder outputs), so that the works may be released
+        at once; the returned function runs the alignment head and builds the results, and
+        may run on another thread than the decoding one."""
         bests = [[decoding.result() for decoding in work.decodings] for work in works]
-        heads = self._head_matrices(
-            [d for work in works for d in work.decodings],
-            [hyps[0].tokens for best in bests for hyps in best],
-        )
-        results, start = [], 0
-        for work, best in zip(works, bests, strict=True):
-            results.append(self._results(work, best, heads[start : start + len(best)]))
-            start += len(best)
+        rows = [d.source_row for work in works for d in work.decodings]
+        batch = self.pool.batch(rows) if self.model.head is not None else None
+
+        def results() -> list[list[Translation]]:
+            heads = self._head_matrices(batch, [hyps[0].tokens for best in bests for hyps in best])
+            answers, start = [], 0
+            for work, best in zip(works, bests, strict=True):
+                answers.append(self._results(work, best, heads[start : start + len(best)]))
+                start += len(best)
+            return answers
+
         return results
 
     def _results(
@@ -382,11 +393,10 @@ class Translator:
         ]
 
     def _head_matrices(
-        self, decodings: list[Decoding], targets: list[list[int]]
+        self, batch: EncodedBatch | None, targets: list[list[int]]
     ) -> list[np.ndarray | None]:
-        if self.model.head is None:
+        if batch is None or self.model.head is None:
             return [None] * len(targets)
-        batch = self.pool.batch([d.source_row for d in decodings])
         return list(self.model.align_words(batch, targets, self.artifact.special_tokens.pad))
 
     def _result(

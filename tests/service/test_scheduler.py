@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -256,6 +257,44 @@ def test_a_heavy_admission_counts_as_heavy_work_beside_light_work(
     assert after[0] == "light step"
 
 
+def test_a_heavy_answer_does_not_hold_up_light_work(served: CountingTranslator) -> None:
+    """A heavy request's results (alignment head, words) are built off the decoding thread:
+    a light request arriving meanwhile decodes and is answered while they take their time."""
+    events: list[str] = []
+    prepare_results = served.prepare_results
+
+    def observed_prepare_results(works: list[Work]) -> Callable[[], list[list[Translation]]]:
+        build = prepare_results(works)
+        if not any(w.request.rows > 8 for w in works):
+            return build
+
+        def slow_build() -> list[list[Translation]]:
+            events.append("heavy results")
+            time.sleep(0.5)  # as long as many steps
+            events.append("heavy results built")
+            return build()
+
+        return slow_build
+
+    served.prepare_results = observed_prepare_results  # type: ignore[method-assign]
+    heavy = DecodeRequest(SENTENCES[:16], SearchOptions(beam_size=10, max_length_extra=5))
+    light = DecodeRequest(SENTENCES[40:48], SearchOptions(beam_size=1))  # 8 rows: light
+
+    async def main() -> None:
+        scheduler: Scheduler = StepScheduler(served, SchedulerOptions(max_rows=512))
+        scheduler.start()
+        answer = asyncio.ensure_future(scheduler.submit(heavy))
+        while "heavy results" not in events:
+            await asyncio.sleep(0.001)
+        assert len(await scheduler.submit(light)) == 8
+        events.append("light answered")
+        assert len(await answer) == 16
+        await scheduler.close()
+
+    asyncio.run(main())
+    assert events == ["heavy results", "light answered", "heavy results built"]
+
+
 def test_light_traffic_is_admitted_and_answered_in_groups(
     served: CountingTranslator, alone: Translator
 ) -> None:
@@ -265,13 +304,13 @@ def test_light_traffic_is_admitted_and_answered_in_groups(
     short = [DecodeRequest([text], five) for text in SENTENCES[1:4]]
     admitted: list[int] = []
     finishes: list[int] = []
-    finish_many = served.finish_many
+    prepare_results = served.prepare_results
 
-    def observed_finish(works: list[Work]) -> list[list[Translation]]:
+    def observed_finish(works: list[Work]) -> Callable[[], list[list[Translation]]]:
         finishes.append(len(works))
-        return finish_many(works)
+        return prepare_results(works)
 
-    served.finish_many = observed_finish  # type: ignore[method-assign]
+    served.prepare_results = observed_finish  # type: ignore[method-assign]
 
     async def main() -> list[list[Translation]]:
         options = SchedulerOptions(group_texts=3, group_steps=10_000)
