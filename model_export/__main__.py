@@ -117,7 +117,8 @@ def _training_stages(checkpoint: dict[str, Any]) -> dict[str, Any]:
     stages = [checkpoint]
     while init := stages[-1].get("init"):
         path = Path(init["checkpoint"])
-        stages.append(torch.load(path, weights_only=False) if path.exists() else init)
+        # An artifact directory (or a checkpoint no longer kept) ends the chain.
+        stages.append(torch.load(path, weights_only=False) if path.is_file() else init)
     result: dict[str, Any] = {"training": _training_record(stages[-1])}
     for stage in reversed(stages[:-1]):
         record = _training_record(stage)
@@ -152,6 +153,39 @@ def _export(args: argparse.Namespace) -> None:
     print(json.dumps(report.__dict__ | {"ok": report.ok}))
     if not report.ok:
         raise SystemExit("parity check failed")
+
+
+def _export_head(args: argparse.Namespace) -> None:
+    """A retrained alignment head into an artifact whose other weights it was trained on."""
+    import json
+    import shutil
+    import tempfile
+
+    from model_export.export import export_alignment_head
+    from model_export.parity import check_parity
+    from model_export.train import load_model
+
+    model, checkpoint = load_model(args.checkpoint)
+    config_path = args.model / "model_config.json"
+    config = json.loads(config_path.read_text())
+    with tempfile.TemporaryDirectory() as scratch:
+        # Checked on a copy first: the artifact changes only if every graph still matches.
+        trial = Path(scratch) / "artifact"
+        shutil.copytree(args.model, trial)
+        head = export_alignment_head(model, trial)
+        report = check_parity(model, trial)
+        print(json.dumps(report.__dict__ | {"ok": report.ok}))
+        if not report.ok:
+            raise SystemExit("parity failed: the checkpoint's other weights are not the artifact's")
+        shutil.copyfile(head, args.model / head.name)
+    record = _training_record(checkpoint)
+    record["best_dev_f1"] = record.pop("best_dev_bleu") / 100
+    links = Path(str(checkpoint["data_dir"])) / "agreement_links.json"
+    if links.exists():
+        record["training_links"] = json.loads(links.read_text())
+    record["previous"] = config.get("alignment_head_training")
+    config["alignment_head_training"] = record
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
 
 
 def _shortlist(args: argparse.Namespace) -> None:
@@ -249,6 +283,18 @@ def _agreement(args: argparse.Namespace) -> None:
         args.out.write_text(json.dumps(report, indent=2) + "\n")
 
 
+def _agreement_data(args: argparse.Namespace) -> None:
+    import json
+
+    from model_export.agreement import write_agreement_data
+
+    report = write_agreement_data(
+        args.forward, args.backward, args.data, args.out, args.method, args.threshold, args.threads
+    )
+    (args.out / "agreement_links.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m model_export", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -297,7 +343,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="guide alpha towards the word aligner's links with this weight (0.1 to 1.0)",
     )
     tr.add_argument("--head-weight", type=float, default=1.0, help="alignment head loss weight")
-    tr.add_argument("--init", type=Path, help="start a new run from this checkpoint's weights")
+    tr.add_argument(
+        "--init",
+        type=Path,
+        help="start a new run from this checkpoint's weights (or an artifact directory's)",
+    )
     tr.add_argument(
         "--freeze-model",
         action="store_true",
@@ -319,6 +369,14 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--name", default="bahdanau-en-es")
     ex.add_argument("--version", default="1")
     ex.set_defaults(func=_export)
+
+    eh = commands.add_parser(
+        "export-head",
+        help="put a retrained alignment head (a --freeze-model run) into its artifact",
+    )
+    eh.add_argument("--checkpoint", type=Path, required=True, help="the head run's best.pt")
+    eh.add_argument("--model", type=Path, required=True, help="artifact directory to update")
+    eh.set_defaults(func=_export_head)
 
     sl = commands.add_parser(
         "shortlist",
@@ -357,6 +415,20 @@ def build_parser() -> argparse.ArgumentParser:
     ag.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads")
     ag.add_argument("--out", type=Path, help="also write the report as JSON here")
     ag.set_defaults(func=_agreement)
+
+    ad = commands.add_parser(
+        "agreement-data",
+        help="a data directory whose training links are both models' links by agreement "
+        "(a round of self-training of the alignment head)",
+    )
+    ad.add_argument("--forward", type=Path, required=True, help="source->target artifact")
+    ad.add_argument("--backward", type=Path, required=True, help="target->source artifact")
+    ad.add_argument("--data", type=Path, required=True, help="prepared data with .align files")
+    ad.add_argument("--out", type=Path, required=True, help="data directory to write")
+    ad.add_argument("--method", default="product", help="symmetrization (see agreement)")
+    ad.add_argument("--threshold", type=float, default=0.4)
+    ad.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads")
+    ad.set_defaults(func=_agreement_data)
     return parser
 
 

@@ -18,7 +18,13 @@ import numpy as np
 
 from model_export.corpus import Pair, read_tsv
 from model_export.evaluate import align_pairs
-from model_export.word_alignment import Link, link_scores, read_alignments
+from model_export.word_alignment import (
+    Link,
+    alignment_path,
+    format_pharaoh,
+    link_scores,
+    read_alignments,
+)
 from service.inference.alignment import DEFAULT_THRESHOLD, WordAlignment
 from service.inference.runtime import RuntimeOptions
 from service.inference.symmetrize import (
@@ -167,6 +173,80 @@ def agreement(
             name: max(entry["links"].items(), key=lambda item: item[1]["f1"])[0]
             for name, entry in sources.items()
         },
+    }
+
+
+def agreement_links(
+    forward_dir: Path,
+    backward_dir: Path,
+    data_dir: Path,
+    split: str,
+    method: str,
+    threshold: float = DEFAULT_THRESHOLD,
+    threads: int = 0,
+    batch_size: int = 32,
+) -> list[set[Link] | None]:
+    """Each pair's links by agreement of both models' alignment heads (attention where a
+    model has none), symmetrized with ``method``; None where a pair cannot be scored (past
+    a model's token limit, or SentencePiece words that are not its whitespace words)."""
+    runtime = RuntimeOptions(device="cpu", intra_op_threads=threads)
+    forward = Translator.from_directory(forward_dir, "fp32", runtime)
+    backward = Translator.from_directory(backward_dir, "fp32", runtime)
+    pairs = read_tsv(data_dir / f"{split}.tsv")
+    kept = [
+        n
+        for n, p in enumerate(pairs)
+        if _fits(forward, p.source, p.target) and _fits(backward, p.target, p.source)
+    ]
+    forward_aligned = align_pairs(forward, [pairs[n] for n in kept], batch_size)
+    backward_aligned = align_pairs(
+        backward, [Pair(pairs[n].target, pairs[n].source, pairs[n].ref) for n in kept], batch_size
+    )
+    rule = _symmetrized(method, threshold)
+    links: list[set[Link] | None] = [None] * len(pairs)
+    for n, f, b in zip(kept, forward_aligned, backward_aligned, strict=True):
+        found = _pair_matrices(pairs[n], f, b, head=True)
+        if found is not None:
+            links[n] = rule(*found[2])
+    return links
+
+
+def write_agreement_data(
+    forward_dir: Path,
+    backward_dir: Path,
+    data_dir: Path,
+    out_dir: Path,
+    method: str,
+    threshold: float = DEFAULT_THRESHOLD,
+    threads: int = 0,
+) -> dict[str, Any]:
+    """A data directory for a round of self-training (Shift-AET's idea, on this model's
+    heads): ``data_dir``'s files linked into ``out_dir``, except the training split's
+    links, which become the two models' links by agreement. A pair that cannot be scored
+    keeps the word aligner's links; dev and test keep the aligner's, so dev F1 still
+    measures against the aligner."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    train_links = alignment_path(data_dir, "train")
+    for path in data_dir.iterdir():
+        target = out_dir / path.name
+        if path.name != train_links.name and not target.exists():
+            target.symlink_to(path.resolve())
+    agreed = agreement_links(
+        forward_dir, backward_dir, data_dir, "train", method, threshold, threads
+    )
+    aligner = read_alignments(train_links)
+    lines = [
+        format_pharaoh(a if a is not None else e) for a, e in zip(agreed, aligner, strict=True)
+    ]
+    (out_dir / train_links.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return {
+        "pairs": len(lines),
+        "agreement": sum(a is not None for a in agreed),
+        "aligner": sum(a is None for a in agreed),
+        "method": method,
+        "threshold": threshold,
+        "forward": str(forward_dir),
+        "backward": str(backward_dir),
     }
 
 

@@ -208,31 +208,41 @@ def export_onnx(model: Seq2Seq, out_dir: Path) -> None:
             do_constant_folding=False,
             dynamo=False,
         )
-        if model.alignment_head is not None:
-            _, _, annotations, _, mask, _ = step_inputs
-            tgt_tokens = torch.randint(4, model.config.tgt_vocab_size, (2, 4))
-            tgt_lengths = torch.tensor([4, 2])
-            torch.onnx.export(
-                AlignmentHeadGraph(model),
-                (annotations, mask, tgt_tokens, tgt_lengths),
-                str(out_dir / HEAD_FILE),
-                input_names=["annotations", "src_mask", "tgt_tokens", "tgt_lengths"],
-                output_names=["probabilities"],
-                dynamic_axes={
-                    "annotations": {0: "batch", 1: "src_len"},
-                    "src_mask": {0: "batch", 1: "src_len"},
-                    "tgt_tokens": {0: "batch", 1: "tgt_len"},
-                    "tgt_lengths": {0: "batch"},
-                    "probabilities": {0: "batch", 1: "tgt_len", 2: "src_len"},
-                },
-                opset_version=OPSET,
-                do_constant_folding=False,
-                dynamo=False,
-            )
+    if model.alignment_head is not None:
+        export_alignment_head(model, out_dir)
     append_top_k(out_dir / DECODER_FILE)
     export_shortlist_step(model, out_dir)
     for name in graph_files(model.config):
         onnx.checker.check_model(str(out_dir / name))
+
+
+def export_alignment_head(model: Seq2Seq, out_dir: Path) -> Path:
+    """Write ``alignment_head.onnx``: (B,T,2H) annotations, source mask, target ids and
+    lengths -> (B,U,T) alignment probabilities."""
+    _, step_inputs = _example_inputs(model.config)
+    _, _, annotations, _, mask, _ = step_inputs
+    tgt_tokens = torch.randint(4, model.config.tgt_vocab_size, (2, 4))
+    tgt_lengths = torch.tensor([4, 2])
+    model.eval()
+    with torch.no_grad():
+        torch.onnx.export(
+            AlignmentHeadGraph(model),
+            (annotations, mask, tgt_tokens, tgt_lengths),
+            str(out_dir / HEAD_FILE),
+            input_names=["annotations", "src_mask", "tgt_tokens", "tgt_lengths"],
+            output_names=["probabilities"],
+            dynamic_axes={
+                "annotations": {0: "batch", 1: "src_len"},
+                "src_mask": {0: "batch", 1: "src_len"},
+                "tgt_tokens": {0: "batch", 1: "tgt_len"},
+                "tgt_lengths": {0: "batch"},
+                "probabilities": {0: "batch", 1: "tgt_len", 2: "src_len"},
+            },
+            opset_version=OPSET,
+            do_constant_folding=False,
+            dynamo=False,
+        )
+    return out_dir / HEAD_FILE
 
 
 def export_shortlist_step(model: Seq2Seq, out_dir: Path) -> Path:

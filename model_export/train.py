@@ -151,10 +151,30 @@ def batch_losses(
     return losses
 
 
+def _load_init(path: Path, device: torch.device) -> dict[str, Any]:
+    """A checkpoint, or an exported artifact directory read back as one (its weights from
+    the ONNX initializers, its training record from ``model_config.json``), so that a run
+    can start from a model whose checkpoints are not kept, such as a bundled one."""
+    if not path.is_dir():
+        return dict(torch.load(path, map_location=device, weights_only=False))
+    from model_export.export import rebuild_torch_model
+
+    config = json.loads((path / "model_config.json").read_text())
+    training = config.get("training", {})
+    return {
+        "model": rebuild_torch_model(path).to(device).state_dict(),
+        "model_config": config["model"],
+        "epoch": training.get("epochs"),
+        "best_bleu": training.get("best_dev_bleu"),
+        "elapsed": training.get("seconds"),
+        "train_config": {"artifact": str(path)},
+    }
+
+
 def _init_from(model: Seq2Seq, checkpoint_path: Path, device: torch.device) -> dict[str, Any]:
     """Start from another run's weights; parameters it lacks (a new head) stay fresh.
     Returns what the new run records of where it started (the base run's training)."""
-    checkpoint = torch.load(checkpoint_path, map_location=device, weights_only=False)
+    checkpoint = _load_init(checkpoint_path, device)
     missing, unexpected = model.load_state_dict(checkpoint["model"], strict=False)
     if unexpected or any(not name.startswith("alignment_head.") for name in missing):
         raise ValueError(f"{checkpoint_path} does not fit: missing {missing}, extra {unexpected}")
@@ -192,7 +212,7 @@ def train(
     else:
         checkpoint = None
         if init_checkpoint is not None:
-            base = ModelConfig(**torch.load(init_checkpoint, weights_only=False)["model_config"])
+            base = ModelConfig(**_load_init(init_checkpoint, device)["model_config"])
             if model_config is not None:
                 base = replace(base, alignment_head=model_config.alignment_head)
         else:

@@ -151,3 +151,24 @@ def test_the_chosen_agreement_is_the_best_combination_beside_the_best_direction(
         "alignment_head",
     )
     assert (chosen["dev_f1"], chosen["forward_dev_f1"]) == (0.78, 0.74)
+
+
+def test_agreement_data_replaces_only_the_training_links(
+    tiny_artifact: Path, tiny_data: Path, tmp_path: Path
+) -> None:
+    from model_export.agreement import agreement_links, write_agreement_data
+    from model_export.word_alignment import read_alignments
+
+    out = tmp_path / "agreement-data"
+    report = write_agreement_data(tiny_artifact, tiny_artifact, tiny_data, out, "intersection")
+    train_pairs = len((tiny_data / "train.tsv").read_text().splitlines())
+    assert report["pairs"] == train_pairs == report["agreement"] + report["aligner"]
+    assert report["agreement"] > 0
+    for name in ("dev.align", "test.align", "train.tsv", "source.model"):
+        assert (out / name).read_bytes() == (tiny_data / name).read_bytes()
+    written = read_alignments(out / "train.align")
+    aligner = read_alignments(tiny_data / "train.align")
+    agreed = agreement_links(tiny_artifact, tiny_artifact, tiny_data, "train", "intersection")
+    for links, fallback, new in zip(agreed, aligner, written, strict=True):
+        assert new == (fallback if links is None else links)
+    assert written != aligner  # the heads' agreement is not the aligner's

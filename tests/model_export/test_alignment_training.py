@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import torch
 
+from model_export.__main__ import main
 from model_export.dataset import ParallelData, batches_by_tokens
 from model_export.model import ModelConfig, Seq2Seq
 from model_export.train import (
@@ -96,3 +98,52 @@ def test_a_head_trained_on_frozen_weights_leaves_the_model_unchanged(
     assert changed
     records = read_log(run)
     assert records[-1]["head_alignment_loss"] < records[0]["head_alignment_loss"]
+
+
+def test_a_head_run_starts_from_an_artifact_directory(
+    tiny_artifact: Path, tiny_data: Path, tmp_path: Path
+) -> None:
+    """A bundled model keeps no checkpoint: its head is retrained from the artifact's own
+    ONNX initializers, and every other weight is the artifact's."""
+    from model_export.export import rebuild_torch_model
+
+    base = rebuild_torch_model(tiny_artifact)
+    run = tmp_path / "head"
+    train(
+        tiny_data,
+        run,
+        ModelConfig(1, 1, alignment_head=True),
+        TrainConfig(epochs=1, batch_tokens=800, threads=1, learning_rate=5e-3, freeze_model=True),
+        init_checkpoint=tiny_artifact,
+    )
+    tuned, checkpoint = load_model(run / "last.pt")
+    assert checkpoint["init"]["train_config"] == {"artifact": str(tiny_artifact)}
+    for name, value in base.state_dict().items():
+        if not name.startswith("alignment_head."):
+            assert torch.equal(value, tuned.state_dict()[name]), name
+    assert any(
+        not torch.equal(value, tuned.state_dict()[name])
+        for name, value in base.state_dict().items()
+        if name.startswith("alignment_head.")
+    )
+
+    # ... and the retrained head goes back into (a copy of) the artifact.
+    artifact = tmp_path / "artifact"
+    shutil.copytree(tiny_artifact, artifact)
+    main(["export-head", "--checkpoint", str(run / "best.pt"), "--model", str(artifact)])
+    head = artifact / "alignment_head.onnx"
+    assert head.read_bytes() != (tiny_artifact / "alignment_head.onnx").read_bytes()
+    for graph in ("encoder.onnx", "decoder_step.onnx"):
+        assert (artifact / graph).read_bytes() == (tiny_artifact / graph).read_bytes()
+    config = json.loads((artifact / "model_config.json").read_text())
+    record = config["alignment_head_training"]
+    assert record["freeze_model"] and record["epochs"] == 1
+    assert record["previous"] == json.loads((tiny_artifact / "model_config.json").read_text()).get(
+        "alignment_head_training"
+    )
+    assert torch.equal(
+        rebuild_torch_model(artifact).state_dict()["alignment_head.key_layer.0.weight"],
+        torch.load(run / "best.pt", weights_only=False)["model"][
+            "alignment_head.key_layer.0.weight"
+        ],
+    )
