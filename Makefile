@@ -12,7 +12,7 @@ MODEL ?= models/en-es
 # REVERSE=1 prepares the corpus the other way round (the Bible's Spanish to English).
 REVERSE ?=
 
-.PHONY: install install-dev serve test lint typecheck pytest bench bench-documents bench-shortlist bench-marian soak gpu-check prepare train train-baseline export shortlist evaluate container-smoke
+.PHONY: install install-dev serve test lint typecheck pytest bench bench-documents bench-shortlist bench-marian soak gpu-check prepare train train-baseline self-train export shortlist evaluate container-smoke
 
 $(VENV_PYTHON):
 	bash scripts/make-venv.sh "$(PYTHON)" "$(VENV)"
@@ -98,6 +98,21 @@ train: $(VENV)/.installed-dev
 train-baseline: $(VENV)/.installed-dev
 	$(VENV_PYTHON) -m model_export train --data $(DATA) --run $(RUNS)/baseline --no-attention \
 		--threads 1 --max-minutes 95 > $(RUNS)/baseline.log 2>&1
+
+# A round of self-training of MODEL's alignment head (after `make prepare` for MODEL's
+# direction; BACKWARD is the other direction's artifact): the training links become both
+# models' links by agreement, the head is retrained on them on the frozen weights
+# (HEAD_MINUTES), and the new head replaces MODEL's once every graph passes parity.
+BACKWARD ?= models/es-en
+self-train: $(VENV)/.installed-dev
+	mkdir -p $(RUNS)
+	$(VENV_PYTHON) -m model_export agreement-data --forward $(MODEL) --backward $(BACKWARD) \
+		--data $(DATA) --out $(DATA)-agreement --threads 2
+	$(VENV_PYTHON) -m model_export train --data $(DATA)-agreement --run $(RUNS)/self-trained-head \
+		--threads 2 --init $(MODEL) --alignment-head --freeze-model \
+		--max-minutes $(HEAD_MINUTES) > $(RUNS)/self-trained-head.log 2>&1
+	$(VENV_PYTHON) -m model_export export-head --checkpoint $(RUNS)/self-trained-head/best.pt \
+		--model $(MODEL)
 
 export: $(VENV)/.installed-dev
 	$(VENV_PYTHON) -m model_export export --checkpoint $(RUNS)/head/best.pt --out $(MODEL)
