@@ -75,6 +75,33 @@ def link_rules(thresholds: tuple[float, ...] = THRESHOLDS) -> dict[str, Rule]:
     return rules
 
 
+def _translators(
+    forward_dir: Path, backward_dir: Path, threads: int
+) -> tuple[Translator, Translator]:
+    runtime = RuntimeOptions(device="cpu", intra_op_threads=threads)
+    return (
+        Translator.from_directory(forward_dir, "fp32", runtime),
+        Translator.from_directory(backward_dir, "fp32", runtime),
+    )
+
+
+def _both_ways(
+    forward: Translator, backward: Translator, pairs: list[Pair], batch_size: int
+) -> tuple[list[int], list[Translation], list[Translation]]:
+    """The pairs both models can read (their indices), each aligned teacher-forced by the
+    forward model and, reversed, by the backward one."""
+    kept = [
+        n
+        for n, p in enumerate(pairs)
+        if _fits(forward, p.source, p.target) and _fits(backward, p.target, p.source)
+    ]
+    forward_aligned = align_pairs(forward, [pairs[n] for n in kept], batch_size)
+    backward_aligned = align_pairs(
+        backward, [Pair(pairs[n].target, pairs[n].source, pairs[n].ref) for n in kept], batch_size
+    )
+    return kept, forward_aligned, backward_aligned
+
+
 def _fits(translator: Translator, source: str, target: str) -> bool:
     try:
         translator.encode_sources([source])
@@ -123,20 +150,10 @@ def agreement(
     are not their whitespace words (the aligner's links count those), are skipped and
     counted.
     """
-    runtime = RuntimeOptions(device="cpu", intra_op_threads=threads)
-    forward = Translator.from_directory(forward_dir, "fp32", runtime)
-    backward = Translator.from_directory(backward_dir, "fp32", runtime)
+    forward, backward = _translators(forward_dir, backward_dir, threads)
     pairs = read_tsv(data_dir / f"{split}.tsv")[: limit or None]
     reference = read_alignments(data_dir / f"{split}.align")[: len(pairs)]
-    kept = [
-        n
-        for n, p in enumerate(pairs)
-        if _fits(forward, p.source, p.target) and _fits(backward, p.target, p.source)
-    ]
-    forward_aligned = align_pairs(forward, [pairs[n] for n in kept], batch_size)
-    backward_aligned = align_pairs(
-        backward, [Pair(pairs[n].target, pairs[n].source, pairs[n].ref) for n in kept], batch_size
-    )
+    kept, forward_aligned, backward_aligned = _both_ways(forward, backward, pairs, batch_size)
     has_head = forward.model.head is not None or backward.model.head is not None
     sources: dict[str, Any] = {}
     word_count_mismatch = 0
@@ -189,18 +206,9 @@ def agreement_links(
     """Each pair's links by agreement of both models' alignment heads (attention where a
     model has none), symmetrized with ``method``; None where a pair cannot be scored (past
     a model's token limit, or SentencePiece words that are not its whitespace words)."""
-    runtime = RuntimeOptions(device="cpu", intra_op_threads=threads)
-    forward = Translator.from_directory(forward_dir, "fp32", runtime)
-    backward = Translator.from_directory(backward_dir, "fp32", runtime)
     pairs = read_tsv(data_dir / f"{split}.tsv")
-    kept = [
-        n
-        for n, p in enumerate(pairs)
-        if _fits(forward, p.source, p.target) and _fits(backward, p.target, p.source)
-    ]
-    forward_aligned = align_pairs(forward, [pairs[n] for n in kept], batch_size)
-    backward_aligned = align_pairs(
-        backward, [Pair(pairs[n].target, pairs[n].source, pairs[n].ref) for n in kept], batch_size
+    kept, forward_aligned, backward_aligned = _both_ways(
+        *_translators(forward_dir, backward_dir, threads), pairs, batch_size
     )
     rule = _symmetrized(method, threshold)
     links: list[set[Link] | None] = [None] * len(pairs)
