@@ -100,28 +100,21 @@ def _word_align(args: argparse.Namespace) -> None:
     print(align_corpus(args.data))
 
 
-def _training_record(checkpoint: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **dict(checkpoint["train_config"]),
-        "epochs": checkpoint["epoch"],  # trained, not the configured maximum
-        "best_dev_bleu": checkpoint["best_bleu"],
-        "seconds": checkpoint["elapsed"],
-    }
-
-
 def _training_stages(checkpoint: dict[str, Any]) -> dict[str, Any]:
     """How the checkpoint was made: the base run, then each run started from another
     (``--init``): fine-tuning, and the alignment head trained on frozen weights."""
     import torch
+
+    from model_export.train import training_record
 
     stages = [checkpoint]
     while init := stages[-1].get("init"):
         path = Path(init["checkpoint"])
         # An artifact directory (or a checkpoint no longer kept) ends the chain.
         stages.append(torch.load(path, weights_only=False) if path.is_file() else init)
-    result: dict[str, Any] = {"training": _training_record(stages[-1])}
+    result: dict[str, Any] = {"training": training_record(stages[-1])}
     for stage in reversed(stages[:-1]):
-        record = _training_record(stage)
+        record = training_record(stage)
         if stage["train_config"].get("freeze_model"):
             record["best_dev_f1"] = record.pop("best_dev_bleu") / 100
             result["alignment_head_training"] = record
@@ -156,36 +149,11 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def _export_head(args: argparse.Namespace) -> None:
-    """A retrained alignment head into an artifact whose other weights it was trained on."""
     import json
-    import shutil
-    import tempfile
 
-    from model_export.export import export_alignment_head
-    from model_export.parity import check_parity
-    from model_export.train import load_model
+    from model_export.self_training import install_head
 
-    model, checkpoint = load_model(args.checkpoint)
-    config_path = args.model / "model_config.json"
-    config = json.loads(config_path.read_text())
-    with tempfile.TemporaryDirectory() as scratch:
-        # Checked on a copy first: the artifact changes only if every graph still matches.
-        trial = Path(scratch) / "artifact"
-        shutil.copytree(args.model, trial)
-        head = export_alignment_head(model, trial)
-        report = check_parity(model, trial)
-        print(json.dumps(report.__dict__ | {"ok": report.ok}))
-        if not report.ok:
-            raise SystemExit("parity failed: the checkpoint's other weights are not the artifact's")
-        shutil.copyfile(head, args.model / head.name)
-    record = _training_record(checkpoint)
-    record["best_dev_f1"] = record.pop("best_dev_bleu") / 100
-    links = Path(str(checkpoint["data_dir"])) / "agreement_links.json"
-    if links.exists():
-        record["training_links"] = json.loads(links.read_text())
-    record["previous"] = config.get("alignment_head_training")
-    config["alignment_head_training"] = record
-    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    print(json.dumps(install_head(args.checkpoint, args.model)))
 
 
 def _shortlist(args: argparse.Namespace) -> None:
@@ -286,12 +254,11 @@ def _agreement(args: argparse.Namespace) -> None:
 def _agreement_data(args: argparse.Namespace) -> None:
     import json
 
-    from model_export.agreement import write_agreement_data
+    from model_export.self_training import write_agreement_data
 
     report = write_agreement_data(
         args.forward, args.backward, args.data, args.out, args.method, args.threshold, args.threads
     )
-    (args.out / "agreement_links.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report))
 
 

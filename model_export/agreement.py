@@ -18,13 +18,7 @@ import numpy as np
 
 from model_export.corpus import Pair, read_tsv
 from model_export.evaluate import align_pairs
-from model_export.word_alignment import (
-    Link,
-    alignment_path,
-    format_pharaoh,
-    link_scores,
-    read_alignments,
-)
+from model_export.word_alignment import Link, link_scores, read_alignments
 from service.inference.alignment import DEFAULT_THRESHOLD, WordAlignment
 from service.inference.runtime import RuntimeOptions
 from service.inference.symmetrize import (
@@ -217,45 +211,6 @@ def agreement_links(
         if found is not None:
             links[n] = rule(*found[2])
     return links
-
-
-def write_agreement_data(
-    forward_dir: Path,
-    backward_dir: Path,
-    data_dir: Path,
-    out_dir: Path,
-    method: str,
-    threshold: float = DEFAULT_THRESHOLD,
-    threads: int = 0,
-) -> dict[str, Any]:
-    """A data directory for a round of self-training (Shift-AET's idea, on this model's
-    heads): ``data_dir``'s files linked into ``out_dir``, except the training split's
-    links, which become the two models' links by agreement. A pair that cannot be scored
-    keeps the word aligner's links; dev and test keep the aligner's, so dev F1 still
-    measures against the aligner."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    train_links = alignment_path(data_dir, "train")
-    for path in data_dir.iterdir():
-        target = out_dir / path.name
-        if path.name != train_links.name and not target.exists():
-            target.symlink_to(path.resolve())
-    agreed = agreement_links(
-        forward_dir, backward_dir, data_dir, "train", method, threshold, threads
-    )
-    aligner = read_alignments(train_links)
-    lines = [
-        format_pharaoh(a if a is not None else e) for a, e in zip(agreed, aligner, strict=True)
-    ]
-    (out_dir / train_links.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return {
-        "pairs": len(lines),
-        "agreement": sum(a is not None for a in agreed),
-        "aligner": sum(a is None for a in agreed),
-        "method": method,
-        "threshold": threshold,
-        "forward": str(forward_dir),
-        "backward": str(backward_dir),
-    }
 
 
 def _describe(translator: Translator) -> dict[str, Any]:

@@ -151,6 +151,16 @@ def batch_losses(
     return losses
 
 
+def training_record(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """A run's settings and outcome, as ``model_config.json`` records each training stage."""
+    return {
+        **dict(checkpoint["train_config"]),
+        "epochs": checkpoint["epoch"],  # trained, not the configured maximum
+        "best_dev_bleu": checkpoint["best_bleu"],
+        "seconds": checkpoint["elapsed"],
+    }
+
+
 def _load_init(path: Path, device: torch.device) -> dict[str, Any]:
     """A checkpoint, or an exported artifact directory read back as one (its weights from
     the ONNX initializers, its training record from ``model_config.json``), so that a run

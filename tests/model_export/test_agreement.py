@@ -156,7 +156,8 @@ def test_the_chosen_agreement_is_the_best_combination_beside_the_best_direction(
 def test_agreement_data_replaces_only_the_training_links(
     tiny_artifact: Path, tiny_data: Path, tmp_path: Path
 ) -> None:
-    from model_export.agreement import agreement_links, write_agreement_data
+    from model_export.agreement import agreement_links
+    from model_export.self_training import write_agreement_data
     from model_export.word_alignment import read_alignments
 
     out = tmp_path / "agreement-data"
