@@ -15,7 +15,8 @@ import orjson
 from service.api.documents import alignment_document, json_bytes
 from service.config import Settings
 from service.inference.runtime import RuntimeOptions
-from service.inference.search import Decoding, SearchOptions
+from service.inference.search import SearchOptions
+from service.inference.step import Decoding
 from service.inference.translator import Translator
 from service.storage.sqlite import SQLiteStore
 from service.text.document import join_translations

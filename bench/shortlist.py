@@ -27,8 +27,9 @@ from model_export.corpus import read_tsv
 from model_export.shortlist import count_corpus, make_shortlist
 from service.inference.artifact import load_artifact
 from service.inference.runtime import RuntimeOptions
-from service.inference.search import Decoding, SearchOptions
+from service.inference.search import SearchOptions
 from service.inference.shortlist import Shortlist
+from service.inference.step import Decoding
 from service.inference.translator import Translator
 
 

@@ -44,7 +44,8 @@ def torch_eager(
 
     from model_export.export import rebuild_torch_model
     from service.inference.artifact import load_artifact
-    from service.inference.search import SearchOptions, beam_search, top_k_step
+    from service.inference.search import SearchOptions, beam_search
+    from service.inference.step import top_k_step
     from service.inference.tokenizer import Tokenizer
 
     torch.set_num_threads(threads)

@@ -27,13 +27,8 @@ from service.inference.symmetrize import (
     symmetrize,
     without_eos,
 )
-from service.inference.translator import (
-    ALIGNMENT_HEAD,
-    ATTENTION,
-    InputTooLong,
-    Translation,
-    Translator,
-)
+from service.inference.translation import ALIGNMENT_HEAD, ATTENTION, Translation
+from service.inference.translator import InputTooLong, Translator
 
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
 

@@ -20,7 +20,8 @@ from model_export.word_alignment import link_scores, read_alignments
 from service.inference.alignment import word_links
 from service.inference.runtime import RuntimeOptions
 from service.inference.search import SearchOptions
-from service.inference.translator import AlignOptions, LinkPolicy, Translation, Translator
+from service.inference.translation import LinkPolicy, Translation
+from service.inference.translator import AlignOptions, Translator
 
 LENGTH_BUCKETS = ((0, 10), (10, 20), (20, 30), (30, 40), (40, 50), (50, 1000))
 

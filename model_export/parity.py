@@ -22,7 +22,8 @@ import torch
 from model_export.model import Seq2Seq
 from service.inference.artifact import load_artifact
 from service.inference.runtime import EncodedBatch, OnnxSeq2Seq, RuntimeOptions, session_options
-from service.inference.search import FullStepFunction, SearchOptions, greedy_search, top_k_step
+from service.inference.search import SearchOptions, greedy_search
+from service.inference.step import FullStepFunction, top_k_step
 
 TOLERANCE = 1e-4
 

@@ -18,7 +18,8 @@ from pydantic import ValidationError
 from service.config import Settings
 
 if TYPE_CHECKING:
-    from service.inference.translator import Translation, Translator
+    from service.inference.translation import Translation
+    from service.inference.translator import Translator
 
 
 def _settings(overrides: dict[str, Any]) -> Settings:

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from service.inference.scheduler import StepScheduler
-from service.inference.translator import DecodeRequest, Translation, Translator, Work
+from service.inference.translation import Translation
+from service.inference.translator import DecodeRequest, Translator, Work
 
 
 class UnsupportedPair(ValueError):

@@ -21,7 +21,8 @@ from service.api.errors import ApiError
 from service.api.units import Segmented, pair_sentences, paragraphs, parse, segment
 from service.inference.agreement import AGREEMENT, AgreementPolicy, agreed
 from service.inference.search import SearchOptions
-from service.inference.translator import AlignOptions, DecodeRequest, LinkPolicy, Translation
+from service.inference.translation import LinkPolicy, Translation
+from service.inference.translator import AlignOptions, DecodeRequest
 from service.registry import ServedModel
 from service.runtime_state import ServiceState
 from service.storage import StorageStatus

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from service.api.errors import ApiError
-from service.inference.translator import Translation
+from service.inference.translation import Translation
 from service.text.document import DocumentTranslation, join_units, unit_links
 from service.text.markup import MarkupDocument, MarkupError, UnitTranslation, parse_markup
 from service.text.sentences import split_long, split_sentences

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from service.inference.alignment import WordAlignment, format_pharaoh
 from service.inference.symmetrize import DEFAULT_THRESHOLD, SYMMETRIZATIONS, symmetrize, without_eos
-from service.inference.translator import Translation
+from service.inference.translation import Translation
 from service.text.words import map_words, pool_words
 
 AGREEMENT = "agreement"

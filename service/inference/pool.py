@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from service.inference.runtime import EncodedBatch, EncoderFeeds, OnnxSeq2Seq
-from service.inference.search import Decoding, StepOutput
+from service.inference.step import Decoding, StepOutput
 
 WIDTH_STEP = 8  # widths are rounded up to this, so a slightly longer source seldom widens
 SUBSET_FRACTION = 4  # a step over at most 1/4 of the kept rows runs over a copy of them

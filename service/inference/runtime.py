@@ -21,8 +21,8 @@ import numpy as np
 import onnxruntime as ort
 
 from service.inference.artifact import ModelArtifact
-from service.inference.search import FullStepFunction, StepFunction, StepOutput, top_k
 from service.inference.shortlist import Shortlist
+from service.inference.step import FullStepFunction, StepFunction, StepOutput, top_k
 
 log = logging.getLogger(__name__)
 

@@ -51,7 +51,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from service.inference.search import Decoding
+from service.inference.step import Decoding
 
 log = logging.getLogger(__name__)
 

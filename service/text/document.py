@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.inference.alignment import EOS, format_pharaoh
-from service.inference.translator import Alternative, Candidate, Translation
+from service.inference.translation import Alternative, Candidate, Translation
 from service.text.words import Span, map_words, pool_words, whitespace_words
 
 Link = tuple[int, int]

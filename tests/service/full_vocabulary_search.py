@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from service.inference.search import Hypothesis, SearchOptions
+from service.inference.search import SearchOptions
+from service.inference.step import Hypothesis
 
 # (prev_tokens (N,), state (N,D), rows (N,)) -> (log_probs (N,V), new_state (N,D), attention (N,T))
 StepFunction = Callable[

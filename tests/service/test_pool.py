@@ -11,7 +11,7 @@ import numpy as np
 
 from service.inference.pool import EncoderPool, StepRows
 from service.inference.runtime import EncodedBatch, RuntimeOptions
-from service.inference.search import StepOutput
+from service.inference.step import StepOutput
 from service.inference.translator import Translator
 
 SENTENCES = (Path(__file__).parents[2] / "bench" / "sentences_en.txt").read_text().splitlines()

@@ -14,14 +14,10 @@ import pytest
 
 from service.inference.runtime import RuntimeOptions
 from service.inference.scheduler import Overloaded, SchedulerOptions, ShuttingDown, StepScheduler
-from service.inference.search import Decoding, SearchOptions
-from service.inference.translator import (
-    AlignOptions,
-    DecodeRequest,
-    Translation,
-    Translator,
-    Work,
-)
+from service.inference.search import SearchOptions
+from service.inference.step import Decoding
+from service.inference.translation import Translation
+from service.inference.translator import AlignOptions, DecodeRequest, Translator, Work
 
 SENTENCES = (Path(__file__).parents[2] / "bench" / "sentences_en.txt").read_text().splitlines()
 

@@ -14,14 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from service.inference.search import (
-    FullStepFunction,
-    Hypothesis,
-    SearchOptions,
-    beam_search,
-    greedy_search,
-    top_k_step,
-)
+from service.inference.search import SearchOptions, beam_search, greedy_search
+from service.inference.step import FullStepFunction, Hypothesis, top_k_step
 
 BOS, EOS, A, B, C = 0, 1, 2, 3, 4
 VOCAB = 8  # more than 2 * beam_size, so EOS competes with real tokens

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from service.inference.alignment import aggregate_to_words
-from service.inference.translator import Alternative, Translation
+from service.inference.translation import Alternative, Translation
 from service.text.document import assemble, join_text, join_translations
 
 

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from service.api.deps import Ready, require_api_key
 from service.api.documents import json_bytes, matrix, sentences_json
+from service.api.responses import AlignResponse, ErrorResponse
 from service.api.routes.translations import links_to_document
-from service.api.schemas import AlignRequest, AlignResponse, ErrorResponse
+from service.api.schemas import AlignRequest
 from service.api.translation_pipeline import align_and_store
 from service.storage import StorageStatus
 

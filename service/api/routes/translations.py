@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from service.api.deps import State, require_api_key
 from service.api.errors import ApiError
-from service.api.schemas import AlignmentDocument, ErrorResponse
+from service.api.responses import AlignmentDocument, ErrorResponse
 from service.inference import heatmap
 
 router = APIRouter(
