@@ -12,7 +12,7 @@ MODEL ?= models/en-es
 # REVERSE=1 prepares the corpus the other way round (the Bible's Spanish to English).
 REVERSE ?=
 
-.PHONY: install install-dev serve test lint typecheck pytest bench bench-documents bench-shortlist bench-marian soak gpu-check prepare train train-baseline self-train export shortlist evaluate container-smoke
+.PHONY: install install-dev serve test lint typecheck pytest bench bench-documents bench-shortlist bench-marian soak gpu-check prepare train train-baseline self-train masked-head export shortlist evaluate container-smoke
 
 $(VENV_PYTHON):
 	bash scripts/make-venv.sh "$(PYTHON)" "$(VENV)"
@@ -112,6 +112,21 @@ self-train: $(VENV)/.installed-dev
 		--threads 2 --init $(MODEL) --alignment-head --freeze-model \
 		--max-minutes $(HEAD_MINUTES) > $(RUNS)/self-trained-head.log 2>&1
 	$(VENV_PYTHON) -m model_export export-head --checkpoint $(RUNS)/self-trained-head/best.pt \
+		--model $(MODEL)
+
+# MODEL's alignment head retrained (HEAD_MINUTES, frozen weights, after `make prepare` for
+# MODEL's direction) on the links both directions of the word aligner found, the rest of
+# their union masked out of the loss (MASKED_TARGETS=grow-diag-final-and: the usual links,
+# only the rest of the union masked); the new head replaces MODEL's once parity passes.
+MASKED_TARGETS ?= intersection
+masked-head: $(VENV)/.installed-dev
+	mkdir -p $(RUNS)
+	$(VENV_PYTHON) -m model_export masked-data --data $(DATA) --out $(DATA)-masked \
+		--targets $(MASKED_TARGETS)
+	$(VENV_PYTHON) -m model_export train --data $(DATA)-masked --run $(RUNS)/masked-head \
+		--threads 2 --init $(MODEL) --alignment-head --freeze-model \
+		--max-minutes $(HEAD_MINUTES) > $(RUNS)/masked-head.log 2>&1
+	$(VENV_PYTHON) -m model_export export-head --checkpoint $(RUNS)/masked-head/best.pt \
 		--model $(MODEL)
 
 export: $(VENV)/.installed-dev

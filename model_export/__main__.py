@@ -4,11 +4,12 @@ evaluate."""
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from pathlib import Path
-from typing import Any
 
 from model_export import corpus
+from model_export.word_alignment import MASKED_TARGETS
 
 
 def _prepare(args: argparse.Namespace) -> None:
@@ -100,35 +101,11 @@ def _word_align(args: argparse.Namespace) -> None:
     print(align_corpus(args.data))
 
 
-def _training_stages(checkpoint: dict[str, Any]) -> dict[str, Any]:
-    """How the checkpoint was made: the base run, then each run started from another
-    (``--init``): fine-tuning, and the alignment head trained on frozen weights."""
-    import torch
-
-    from model_export.train import training_record
-
-    stages = [checkpoint]
-    while init := stages[-1].get("init"):
-        path = Path(init["checkpoint"])
-        # An artifact directory (or a checkpoint no longer kept) ends the chain.
-        stages.append(torch.load(path, weights_only=False) if path.is_file() else init)
-    result: dict[str, Any] = {"training": training_record(stages[-1])}
-    for stage in reversed(stages[:-1]):
-        record = training_record(stage)
-        if stage["train_config"].get("freeze_model"):
-            record["best_dev_f1"] = record.pop("best_dev_bleu") / 100
-            result["alignment_head_training"] = record
-        else:
-            result.setdefault("fine_tuning", []).append(record)
-    return result
-
-
 def _export(args: argparse.Namespace) -> None:
-    import json
-
     from model_export.export import write_artifact
     from model_export.parity import check_parity
     from model_export.train import load_model
+    from model_export.training_records import training_stages
 
     model, checkpoint = load_model(args.checkpoint)
     data_dir = Path(str(checkpoint["data_dir"])) if args.data is None else args.data
@@ -140,7 +117,7 @@ def _export(args: argparse.Namespace) -> None:
         "target_lang": description.get("target_lang"),
         "training_data": description,
     }
-    metadata.update(_training_stages(checkpoint))
+    metadata.update(training_stages(checkpoint))
     write_artifact(model, data_dir, args.out, metadata)
     report = check_parity(model, args.out)
     print(json.dumps(report.__dict__ | {"ok": report.ok}))
@@ -149,16 +126,12 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def _export_head(args: argparse.Namespace) -> None:
-    import json
-
     from model_export.self_training import install_head
 
     print(json.dumps(install_head(args.checkpoint, args.model)))
 
 
 def _shortlist(args: argparse.Namespace) -> None:
-    import json
-
     from model_export.export import rebuild_torch_model
     from model_export.parity import check_parity
     from model_export.shortlist import install_shortlist
@@ -181,8 +154,6 @@ def _shortlist(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    import json
-
     from model_export.corpus import read_tsv
     from model_export.evaluate import (
         evaluate,
@@ -239,8 +210,6 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _agreement(args: argparse.Namespace) -> None:
-    import json
-
     from model_export.agreement import agreement, format_table
 
     report = agreement(
@@ -252,14 +221,24 @@ def _agreement(args: argparse.Namespace) -> None:
 
 
 def _agreement_data(args: argparse.Namespace) -> None:
-    import json
-
     from model_export.self_training import write_agreement_data
 
     report = write_agreement_data(
         args.forward, args.backward, args.data, args.out, args.method, args.threshold, args.threads
     )
     print(json.dumps(report))
+
+
+def _masked_data(args: argparse.Namespace) -> None:
+    from model_export.self_training import write_masked_data
+
+    print(json.dumps(write_masked_data(args.data, args.out, args.targets)))
+
+
+def _both_directions(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--forward", type=Path, required=True, help="source->target artifact")
+    parser.add_argument("--backward", type=Path, required=True, help="target->source artifact")
+    parser.add_argument("--data", type=Path, required=True, help="prepared data with .align files")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -374,9 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
         "agreement",
         help="score links from both directions' models (symmetrized) against eflomal's",
     )
-    ag.add_argument("--forward", type=Path, required=True, help="source->target artifact")
-    ag.add_argument("--backward", type=Path, required=True, help="target->source artifact")
-    ag.add_argument("--data", type=Path, required=True, help="prepared data with .align files")
+    _both_directions(ag)
     ag.add_argument("--split", default="dev", help="dev or test")
     ag.add_argument("--limit", type=int, default=0, help="first N pairs only")
     ag.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads")
@@ -388,14 +365,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="a data directory whose training links are both models' links by agreement "
         "(a round of self-training of the alignment head)",
     )
-    ad.add_argument("--forward", type=Path, required=True, help="source->target artifact")
-    ad.add_argument("--backward", type=Path, required=True, help="target->source artifact")
-    ad.add_argument("--data", type=Path, required=True, help="prepared data with .align files")
+    _both_directions(ad)
     ad.add_argument("--out", type=Path, required=True, help="data directory to write")
     ad.add_argument("--method", default="product", help="symmetrization (see agreement)")
     ad.add_argument("--threshold", type=float, default=0.4)
     ad.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads")
     ad.set_defaults(func=_agreement_data)
+
+    md = commands.add_parser(
+        "masked-data",
+        help="a data directory whose training links are the intersection (or "
+        "grow-diag-final-and) of the aligner's two directions, the rest of their union "
+        "masked out of the alignment losses",
+    )
+    md.add_argument("--data", type=Path, required=True, help="prepared data (eflomal.fwd)")
+    md.add_argument("--out", type=Path, required=True, help="data directory to write")
+    md.add_argument("--targets", choices=MASKED_TARGETS, default="intersection")
+    md.set_defaults(func=_masked_data)
     return parser
 
 

@@ -13,7 +13,13 @@ import torch
 
 from model_export import tokenizer
 from model_export.corpus import SPLITS, Pair, read_tsv, write_tsv
-from model_export.word_alignment import alignment_path, piece_reference, read_alignments
+from model_export.word_alignment import (
+    alignment_path,
+    masked_path,
+    piece_mask,
+    piece_reference,
+    read_alignments,
+)
 
 SOURCE_MODEL, TARGET_MODEL = "source.model", "target.model"
 
@@ -75,23 +81,26 @@ class ParallelData:
 
     def examples(self, split: str, max_length: int = 0) -> list[Example]:
         """Token ids of a split's pairs, with the aligner's links mapped to pieces when the
-        ``word-align`` step has been run; pairs longer than ``max_length`` pieces are
-        skipped (0: none)."""
+        ``word-align`` step has been run (and the links left out of the losses, where the
+        split has a ``.masked`` file); pairs longer than ``max_length`` pieces are skipped
+        (0: none)."""
         alignments = self.word_alignments(split)
+        masked_file = masked_path(self.directory, split)
+        masked = read_alignments(masked_file) if masked_file.exists() else None
         examples = []
         for n, pair in enumerate(self.pairs[split]):
             src = self.encode_source(pair.source)
             tgt = self.target_sp.encode(pair.target)
             if max_length and (len(src) > max_length or len(tgt) >= max_length):
                 continue
-            reference = None
+            reference = cells = None
             if alignments is not None:
-                reference = piece_reference(
-                    alignments[n],
-                    [self.source_sp.id_to_piece(i) for i in src[:-1]],
-                    [self.target_sp.id_to_piece(i) for i in tgt],
-                )
-            examples.append(Example(src, tgt, reference))
+                source_pieces = [self.source_sp.id_to_piece(i) for i in src[:-1]]
+                target_pieces = [self.target_sp.id_to_piece(i) for i in tgt]
+                reference = piece_reference(alignments[n], source_pieces, target_pieces)
+                if masked is not None and reference is not None:
+                    cells = piece_mask(masked[n], source_pieces, target_pieces)
+            examples.append(Example(src, tgt, reference, cells))
         return examples
 
     def training_examples(self, max_length: int) -> list[Example]:
@@ -101,11 +110,13 @@ class ParallelData:
 @dataclass(frozen=True)
 class Example:
     """Source ids (ending with ``</s>``), target ids (without), and the reference alignment
-    rows at piece level (see :func:`piece_reference`) when there are any."""
+    rows at piece level (see :func:`piece_reference`) when there are any, with the cells
+    the alignment losses leave out (see :func:`piece_mask`) when there are such."""
 
     source: list[int]
     target: list[int]
     reference: np.ndarray | None = None
+    masked: np.ndarray | None = None
 
 
 def batches_by_tokens(
@@ -142,15 +153,24 @@ def pad_batch(
     return tokens.to(device), lengths.to(device)
 
 
-def pad_references(batch: list[Example], device: torch.device) -> torch.Tensor | None:
-    """(B, U, T) reference rows of a batch, zero where unsupervised; None if none has any."""
+def pad_references(
+    batch: list[Example], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """(B, U, T) reference rows of a batch, zero where unsupervised, and the (B, U, T) cells
+    left out of the losses (None if no example has any); None if none has references."""
     if all(example.reference is None for example in batch):
         return None
     rows = max(len(example.target) + 1 for example in batch)
     columns = max(len(example.source) for example in batch)
     padded = torch.zeros((len(batch), rows, columns), dtype=torch.float32)
+    masked = None
+    if any(example.masked is not None for example in batch):
+        masked = torch.zeros((len(batch), rows, columns), dtype=torch.bool)
     for n, example in enumerate(batch):
         if example.reference is not None:
             u, t = example.reference.shape
             padded[n, :u, :t] = torch.from_numpy(example.reference)
-    return padded.to(device)
+        if masked is not None and example.masked is not None:
+            u, t = example.masked.shape
+            masked[n, :u, :t] = torch.from_numpy(example.masked)
+    return padded.to(device), None if masked is None else masked.to(device)

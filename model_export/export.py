@@ -49,6 +49,7 @@ from onnx import numpy_helper
 from torch import nn
 
 from model_export import tokenizer
+from model_export.graph_edits import append_top_k, quantize_int8
 from model_export.model import ModelConfig, Seq2Seq
 
 FORMAT_VERSION = 1
@@ -297,75 +298,6 @@ def graph_files(config: ModelConfig) -> tuple[str, ...]:
     return ENCODER_FILE, DECODER_FILE
 
 
-def append_top_k(decoder_path: Path, ids_from: str | None = None) -> None:
-    """End the decoder step in TopK over ``log_probs``, with k a graph input.
-
-    The exporter would freeze k as a constant; as an input, one graph serves greedy (k = 1),
-    beam search (2 x beam) and candidate lists alike. With ``ids_from`` (the shortlist
-    step's ``candidates``), TopK's positions are mapped to the ids they stand for.
-    """
-    model = onnx.load(str(decoder_path))
-    graph = model.graph
-    graph.input.append(onnx.helper.make_tensor_value_info("top_k", onnx.TensorProto.INT64, [1]))
-    positions = "top_positions" if ids_from else "top_ids"
-    graph.node.append(
-        onnx.helper.make_node(
-            "TopK",
-            ["log_probs", "top_k"],
-            ["top_log_probs", positions],
-            name="top_k_of_log_probs",
-            axis=-1,
-            largest=1,
-            sorted=1,
-        )
-    )
-    if ids_from:
-        graph.node.append(
-            onnx.helper.make_node(
-                "Gather", [ids_from, positions], ["top_ids"], name="ids_of_top_k", axis=0
-            )
-        )
-    graph.output.extend(
-        [
-            onnx.helper.make_tensor_value_info(
-                "top_log_probs", onnx.TensorProto.FLOAT, ["batch", "k"]
-            ),
-            onnx.helper.make_tensor_value_info("top_ids", onnx.TensorProto.INT64, ["batch", "k"]),
-        ]
-    )
-    onnx.save(model, str(decoder_path))
-
-
-def quantize_int8(
-    artifact_dir: Path,
-    names: tuple[str, ...] = (ENCODER_FILE, DECODER_FILE, SHORTLIST_DECODER_FILE),
-) -> None:
-    """Dynamic int8 quantization of the encoder and decoder graphs into ``artifact_dir/int8``."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    target = artifact_dir / "int8"
-    target.mkdir(exist_ok=True)
-    for name in names:
-        quantize_dynamic(
-            artifact_dir / name,
-            target / name,
-            weight_type=QuantType.QInt8,
-            op_types_to_quantize=["MatMul", "Gemm", "Gather"],
-            nodes_to_exclude=_bias_gathers(artifact_dir / name),
-        )
-
-
-def _bias_gathers(path: Path) -> list[str]:
-    """The shortlist step's Gather of the output bias: kept in float, as the bias of the
-    full step's projection is, so both int8 steps give the same logits."""
-    graph = onnx.load(str(path), load_external_data=False).graph
-    return [
-        node.name
-        for node in graph.node
-        if node.op_type == "Gather" and node.input[0] == "decoder.projection.bias"
-    ]
-
-
 def add_shortlist_step(artifact_dir: Path) -> None:
     """Give an artifact exported before the shortlist its shortlist step graph (fp32 and
     int8), made from the artifact's own initializers; the other graphs stay as they are."""
@@ -424,5 +356,5 @@ def write_artifact(model: Seq2Seq, data_dir: Path, out_dir: Path, metadata: dict
         **metadata,
     }
     (out_dir / "model_config.json").write_text(json.dumps(config, indent=2) + "\n")
-    quantize_int8(out_dir)
+    quantize_int8(out_dir, (ENCODER_FILE, DECODER_FILE, SHORTLIST_DECODER_FILE))
     return out_dir

@@ -100,12 +100,21 @@ def evaluate_bleu(
     return float(sacrebleu.corpus_bleu(hypotheses, [[p.target for p in pairs]]).score)
 
 
-def alignment_cross_entropy(probabilities: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
-    """Mean over supervised rows of -sum_j r_ij log p_ij; (B,U,T) each, zero rows skipped."""
+def alignment_cross_entropy(
+    probabilities: torch.Tensor, references: torch.Tensor, masked: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean over supervised rows of -sum_j r_ij log p_ij; (B,U,T) each, zero rows skipped.
+
+    ``masked`` (B,U,T) cells are taken out of each row's distribution before the loss
+    (p renormalized over the rest), so that links the aligner is unsure of are neither
+    rewarded nor pushed down."""
     supervised = references.sum(dim=-1) > 0  # (B, U)
     if not bool(supervised.any()):
         return probabilities.new_zeros(())
     log_p = torch.log(probabilities.clamp_min(1e-9))
+    if masked is not None:
+        kept = probabilities.masked_fill(masked, 0.0).sum(dim=-1, keepdim=True)
+        log_p = log_p - torch.log(kept.clamp_min(1e-9))
     per_row = -(references * log_p).sum(dim=-1)  # (B, U)
     return per_row[supervised].mean()
 
@@ -133,7 +142,8 @@ def batch_losses(
     )
     gold = tgt[:, 1:]
     n_tokens = int((gold != model.config.pad_id).sum())
-    references = pad_references(batch, device)
+    padded = pad_references(batch, device)
+    references, masked = padded if padded is not None else (None, None)
     if config.freeze_model:
         with torch.no_grad():
             annotations, mask = model.encoder(src, lengths)
@@ -144,21 +154,11 @@ def batch_losses(
         translation = loss_fn(forced.logits.reshape(-1, forced.logits.shape[-1]), gold.reshape(-1))
         losses = BatchLosses(translation, n_tokens)
         if references is not None and config.guided_alignment > 0:
-            losses.guided = alignment_cross_entropy(forced.attention, references)
+            losses.guided = alignment_cross_entropy(forced.attention, references, masked)
     if references is not None and model.alignment_head is not None:
         probabilities = model.alignment_head(annotations, mask, gold, tgt_lengths - 1)
-        losses.head = alignment_cross_entropy(probabilities, references)
+        losses.head = alignment_cross_entropy(probabilities, references, masked)
     return losses
-
-
-def training_record(checkpoint: dict[str, Any]) -> dict[str, Any]:
-    """A run's settings and outcome, as ``model_config.json`` records each training stage."""
-    return {
-        **dict(checkpoint["train_config"]),
-        "epochs": checkpoint["epoch"],  # trained, not the configured maximum
-        "best_dev_bleu": checkpoint["best_bleu"],
-        "seconds": checkpoint["elapsed"],
-    }
 
 
 def _load_init(path: Path, device: torch.device) -> dict[str, Any]:

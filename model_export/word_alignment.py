@@ -35,6 +35,23 @@ def alignment_path(data_dir: Path, split: str) -> Path:
     return data_dir / f"{split}.align"
 
 
+def masked_path(data_dir: Path, split: str) -> Path:
+    """Links of a split that training leaves out of the alignment losses: the source words
+    they point at are neither targets nor negatives of their target word's row."""
+    return data_dir / f"{split}.masked"
+
+
+def directional_alignments(data_dir: Path, split: str) -> tuple[list[set[Link]], list[set[Link]]]:
+    """The aligner's forward and reverse links of one split (``eflomal.fwd``/``.rev`` hold
+    every split, in the order of ``SPLITS``)."""
+    sizes = {name: len(read_tsv(data_dir / f"{name}.tsv")) for name in SPLITS}
+    start = sum(sizes[name] for name in SPLITS[: SPLITS.index(split)])
+    stop = start + sizes[split]
+    forward = read_alignments(data_dir / "eflomal.fwd")[start:stop]
+    reverse = read_alignments(data_dir / "eflomal.rev")[start:stop]
+    return forward, reverse
+
+
 def normalize_word(word: str) -> str:
     """What the aligner sees of a word: lowercased, without surrounding punctuation."""
     stripped = "".join(
@@ -161,6 +178,26 @@ def word_index_of_pieces(pieces: Sequence[str]) -> list[int]:
     return index
 
 
+def _pieces_of_links(
+    links: set[Link], source_pieces: Sequence[str], target_pieces: Sequence[str]
+) -> tuple[list[int], dict[int, list[int]]] | None:
+    """The word of each target piece, and for each target word the source pieces its links
+    point at; ``None`` when the pieces do not split into as many words as the links assume."""
+    source_words = word_index_of_pieces(source_pieces)
+    target_words = word_index_of_pieces(target_pieces)
+    n_source = source_words[-1] + 1 if source_words else 0
+    n_target = target_words[-1] + 1 if target_words else 0
+    if any(i >= n_source or j >= n_target for i, j in links):
+        return None
+    pieces_of_word: dict[int, list[int]] = {}
+    for n, word in enumerate(source_words):
+        pieces_of_word.setdefault(word, []).append(n)
+    linked: dict[int, list[int]] = {}
+    for i, j in links:
+        linked.setdefault(j, []).extend(pieces_of_word[i])
+    return target_words, linked
+
+
 def piece_reference(
     links: set[Link],
     source_pieces: Sequence[str],
@@ -175,25 +212,53 @@ def piece_reference(
     ``</s>``. A row of zeros marks a piece whose word has no link (not supervised).
     ``None`` when the pieces do not split into as many words as the links assume.
     """
-    source_words = word_index_of_pieces(source_pieces)
-    target_words = word_index_of_pieces(target_pieces)
-    n_source = source_words[-1] + 1 if source_words else 0
-    n_target = target_words[-1] + 1 if target_words else 0
-    if any(i >= n_source or j >= n_target for i, j in links):
+    mapped = _pieces_of_links(links, source_pieces, target_pieces)
+    if mapped is None:
         return None
+    target_words, linked = mapped
     rows = np.zeros((len(target_pieces) + 1, len(source_pieces) + 1), dtype=np.float32)
-    pieces_of_word: dict[int, list[int]] = {}
-    for n, word in enumerate(source_words):
-        pieces_of_word.setdefault(word, []).append(n)
-    linked: dict[int, list[int]] = {}
-    for i, j in links:
-        linked.setdefault(j, []).extend(pieces_of_word[i])
     for row, word in enumerate(target_words):
         columns = linked.get(word)
         if columns:
             rows[row, columns] = 1.0 / len(columns)
     rows[-1, -1] = 1.0
     return rows
+
+
+def piece_mask(
+    links: set[Link],
+    source_pieces: Sequence[str],
+    target_pieces: Sequence[str],
+) -> np.ndarray | None:
+    """The cells of :func:`piece_reference`'s rows that ``links`` cover, as a boolean array
+    of the same shape: the source pieces of each target piece's linked words. Used for the
+    links a loss should neither reward nor count against (see ``masked_path``)."""
+    mapped = _pieces_of_links(links, source_pieces, target_pieces)
+    if mapped is None:
+        return None
+    target_words, linked = mapped
+    cells = np.zeros((len(target_pieces) + 1, len(source_pieces) + 1), dtype=bool)
+    for row, word in enumerate(target_words):
+        cells[row, linked.get(word, [])] = True
+    return cells
+
+
+MASKED_TARGETS = ("intersection", "grow-diag-final-and")
+
+
+def targets_and_rest(
+    forward: set[Link], reverse: set[Link], targets: str
+) -> tuple[set[Link], set[Link]]:
+    """Training targets from the aligner's two directions (their ``intersection``, high
+    precision, or ``grow-diag-final-and``) and the rest of their union: links one direction
+    found, neither trusted nor to be counted as wrong."""
+    if targets == "intersection":
+        trusted = forward & reverse
+    elif targets == "grow-diag-final-and":
+        trusted = grow_diag_final_and(forward, reverse)
+    else:
+        raise ValueError(f"targets must be one of {MASKED_TARGETS}")
+    return trusted, (forward | reverse) - trusted
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -39,6 +40,87 @@ def test_alignment_cross_entropy_skips_unsupervised_rows() -> None:
     loss = alignment_cross_entropy(probabilities, references)
     assert torch.isclose(loss, -torch.log(torch.tensor(0.5)))
     assert alignment_cross_entropy(probabilities, torch.zeros_like(references)) == 0
+
+
+def test_masked_cells_are_neither_targets_nor_negatives() -> None:
+    """With a cell masked, the loss is the cross-entropy of the row renormalized over the
+    other cells: the masked logit gets no gradient, the others as if it were absent."""
+    logits = torch.tensor([[[1.0, 2.0, 0.5]]], requires_grad=True)
+    references = torch.tensor([[[1.0, 0.0, 0.0]]])
+    masked = torch.tensor([[[False, True, False]]])
+    loss = alignment_cross_entropy(torch.softmax(logits, dim=-1), references, masked)
+    loss.backward()
+    assert logits.grad is not None
+    assert abs(float(logits.grad[0, 0, 1])) < 1e-6  # zero up to rounding
+    without = logits.detach()[..., [0, 2]].requires_grad_(True)
+    expected = -torch.log_softmax(without, dim=-1)[0, 0, 0]
+    assert torch.isclose(loss, expected)
+    expected.backward()
+    assert without.grad is not None
+    torch.testing.assert_close(logits.grad[0, 0, [0, 2]], without.grad[0, 0])
+    # Unmasked, the same row pushes the middle cell down.
+    unmasked = torch.tensor([[[1.0, 2.0, 0.5]]], requires_grad=True)
+    alignment_cross_entropy(torch.softmax(unmasked, dim=-1), references).backward()
+    assert unmasked.grad is not None and unmasked.grad[0, 0, 1] > 0
+
+
+def test_masked_data_trains_on_both_directions_links_and_masks_the_rest(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    from model_export.word_alignment import directional_alignments, masked_path, read_alignments
+
+    out = tmp_path / "intersection"
+    main(["masked-data", "--data", str(tiny_data), "--out", str(out)])
+    report = json.loads((out / "training_links.json").read_text())
+    for name in ("dev.align", "test.align", "train.tsv", "target.model"):
+        assert (out / name).read_bytes() == (tiny_data / name).read_bytes()
+    assert not masked_path(tiny_data, "train").exists() and not masked_path(out, "dev").exists()
+    both, rest = read_alignments(out / "train.align"), read_alignments(masked_path(out, "train"))
+    forward, reverse = directional_alignments(tiny_data, "train")
+    assert len(both) == len(rest) == len(forward) == report["pairs"]
+    for b, r, f, v in zip(both, rest, forward, reverse, strict=True):
+        assert b == f & v and r == (f | v) - b
+    assert report["masked"] == sum(map(len, rest)) > 0
+
+    data = ParallelData.load(out)
+    examples = [ex for ex in data.training_examples(60) if ex.masked is not None]
+    assert examples and all(ex.reference is not None for ex in examples)
+    for example in examples:
+        assert example.reference is not None and example.masked is not None
+        assert example.masked.shape == example.reference.shape
+        assert not (example.masked & (example.reference > 0)).any()
+    assert any(ex.masked.any() for ex in examples if ex.masked is not None)
+    assert all(ex.masked is None for ex in ParallelData.load(tiny_data).training_examples(60))
+
+    # A batch where a supervised row has masked cells scores lower than without the mask.
+    batch = [
+        ex
+        for ex in examples
+        if ex.masked is not None
+        and ex.reference is not None
+        and (ex.masked[ex.reference.sum(axis=1) > 0]).any()
+    ][:8]
+    assert batch
+    torch.manual_seed(0)
+    model = Seq2Seq(
+        ModelConfig(
+            data.source_vocab_size,
+            data.target_vocab_size,
+            embedding_size=16,
+            encoder_hidden_size=16,
+            decoder_hidden_size=16,
+            attention_size=16,
+            output_size=16,
+            dropout=0.0,
+            alignment_head=True,
+        )
+    )
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=0, reduction="sum")
+    masked_loss = batch_losses(model, batch, loss_fn, TrainConfig(), torch.device("cpu")).head
+    plain = [replace(example, masked=None) for example in batch]
+    plain_loss = batch_losses(model, plain, loss_fn, TrainConfig(), torch.device("cpu")).head
+    assert masked_loss is not None and plain_loss is not None
+    assert masked_loss < plain_loss  # renormalized over fewer cells
 
 
 def test_a_few_steps_on_one_batch_lower_both_alignment_losses(tiny_data: Path) -> None:

@@ -17,8 +17,10 @@ from model_export.word_alignment import (
     link_scores,
     normalize_word,
     parse_pharaoh,
+    piece_mask,
     piece_reference,
     read_alignments,
+    targets_and_rest,
 )
 
 
@@ -116,3 +118,25 @@ def test_align_corpus_resumes_and_redoes_a_changed_corpus(tiny_data: Path, tmp_p
 def test_parse_pharaoh_reads_what_it_writes() -> None:
     assert parse_pharaoh("0-1 2-3") == {(0, 1), (2, 3)}
     assert parse_pharaoh("") == set()
+
+
+def test_piece_mask_covers_the_pieces_of_the_masked_words() -> None:
+    source = ["▁In", "▁the", "▁begin", "ning", ","]
+    target = ["▁En", "▁el", "▁princip", "io"]
+    cells = piece_mask({(2, 0)}, source, target)
+    assert cells is not None and cells.shape == (5, 6) and cells.dtype == bool
+    assert cells[0].tolist() == [False, False, True, True, True, False]
+    assert not cells[1:].any()
+    assert piece_mask({(5, 0)}, source, target) is None
+
+
+def test_masked_targets_and_the_rest_split_the_union() -> None:
+    forward, reverse = {(0, 0), (1, 1), (2, 1)}, {(0, 0), (1, 2)}
+    both, rest = targets_and_rest(forward, reverse, "intersection")
+    assert both == {(0, 0)}
+    assert rest == {(1, 1), (2, 1), (1, 2)}
+    grown, rest = targets_and_rest(forward, reverse, "grow-diag-final-and")
+    assert grown == grow_diag_final_and(forward, reverse) and both < grown
+    assert rest == (forward | reverse) - grown
+    with pytest.raises(ValueError):
+        targets_and_rest(forward, reverse, "union")
