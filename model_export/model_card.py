@@ -172,12 +172,18 @@ def _later_stages(config: dict[str, Any]) -> str:
             + f", learning rate {stage.get('learning_rate')}, {stage.get('seconds', 0) / 60:.1f}"
             f" minutes (dev BLEU {stage.get('best_dev_bleu', 0):.2f})."
         )
+    heads = []  # the head's runs, latest first: a retrained head keeps the record before it
     head = config.get("alignment_head_training")
-    if head:
+    while head:
+        heads.append(head)
+        head = head.get("previous")
+    for n, head in enumerate(reversed(heads)):
+        links = head.get("training_links", {}).get("method", "eflomal's grow-diag-final-and")
         lines.append(
-            f" The alignment head was trained on the frozen weights for "
-            f"{head.get('seconds', 0) / 60:.1f} minutes ({head.get('epochs')} epochs, best dev "
-            f"F1 against eflomal {head.get('best_dev_f1', 0):.3f} with argmax links)."
+            f" The alignment head was {'then re' if n else ''}trained on the frozen weights for "
+            f"{head.get('seconds', 0) / 60:.1f} minutes ({head.get('epochs')} epochs, training "
+            f"links: {links}; best dev F1 against eflomal {head.get('best_dev_f1', 0):.3f} "
+            "with argmax links)."
         )
     return "".join(lines)
 

@@ -21,6 +21,22 @@ from model_export.train import (
 )
 
 
+def _small_model(data: ParallelData) -> Seq2Seq:
+    """A model 16 wide everywhere, with an alignment head, for the data's vocabularies."""
+    config = ModelConfig(
+        data.source_vocab_size,
+        data.target_vocab_size,
+        embedding_size=16,
+        encoder_hidden_size=16,
+        decoder_hidden_size=16,
+        attention_size=16,
+        output_size=16,
+        dropout=0.0,
+        alignment_head=True,
+    )
+    return Seq2Seq(config)
+
+
 def read_log(run_dir: Path) -> list[dict[str, float]]:
     return [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
 
@@ -102,19 +118,7 @@ def test_masked_data_trains_on_both_directions_links_and_masks_the_rest(
     ][:8]
     assert batch
     torch.manual_seed(0)
-    model = Seq2Seq(
-        ModelConfig(
-            data.source_vocab_size,
-            data.target_vocab_size,
-            embedding_size=16,
-            encoder_hidden_size=16,
-            decoder_hidden_size=16,
-            attention_size=16,
-            output_size=16,
-            dropout=0.0,
-            alignment_head=True,
-        )
-    )
+    model = _small_model(data)
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=0, reduction="sum")
     masked_loss = batch_losses(model, batch, loss_fn, TrainConfig(), torch.device("cpu")).head
     plain = [replace(example, masked=None) for example in batch]
@@ -128,18 +132,7 @@ def test_a_few_steps_on_one_batch_lower_both_alignment_losses(tiny_data: Path) -
     data = ParallelData.load(tiny_data)
     examples = [ex for ex in data.training_examples(60) if ex.reference is not None]
     batch = batches_by_tokens(examples, 400, shuffle=False)[3]
-    config = ModelConfig(
-        data.source_vocab_size,
-        data.target_vocab_size,
-        embedding_size=16,
-        encoder_hidden_size=16,
-        decoder_hidden_size=16,
-        attention_size=16,
-        output_size=16,
-        dropout=0.0,
-        alignment_head=True,
-    )
-    model = Seq2Seq(config)
+    model = _small_model(data)
     train_config = TrainConfig(guided_alignment=1.0)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=0, reduction="sum")

@@ -36,3 +36,24 @@ def test_swapped_languages_change_the_card(tmp_path: Path) -> None:
     text = write_model_card(tmp_path, report, [], []).read_text()
     assert "translating Spanish to English," in text
     assert "English to Spanish" not in text
+
+
+def test_a_retrained_head_is_described_after_the_run_before_it(tmp_path: Path) -> None:
+    config = json.loads((MODELS / "en-es" / "model_config.json").read_text())
+    first = {"seconds": 480, "epochs": 5, "best_dev_f1": 0.81, "freeze_model": True}
+    config["alignment_head_training"] = {
+        "seconds": 300,
+        "epochs": 3,
+        "best_dev_f1": 0.8123,
+        "freeze_model": True,
+        "training_links": {"method": "aligner intersection, the rest of the union masked"},
+        "previous": first,
+    }
+    (tmp_path / "model_config.json").write_text(json.dumps(config))
+    report = json.loads((MODELS / "en-es" / "evaluation.json").read_text())
+    text = write_model_card(tmp_path, report, [], []).read_text()
+    original = text.index("The alignment head was trained on the frozen weights for 8.0 minutes")
+    retrained = text.index("The alignment head was then retrained on the frozen weights for 5.0")
+    assert original < retrained
+    assert "links: eflomal's grow-diag-final-and; best dev F1 against eflomal 0.810" in text
+    assert "training links: aligner intersection, the rest of the union masked; best dev" in text
