@@ -26,6 +26,7 @@ from model_export.alignment_metrics import dev_alignment_f1
 from model_export.corpus import Pair
 from model_export.dataset import Example, ParallelData, batches_by_tokens, pad_batch, pad_references
 from model_export.model import ModelConfig, Seq2Seq
+from model_export.training_records import TRAINING_STAGES
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +179,8 @@ def _load_init(path: Path, device: torch.device) -> dict[str, Any]:
         "best_bleu": training.get("best_dev_bleu"),
         "elapsed": training.get("seconds"),
         "train_config": {"artifact": str(path)},
+        # How the artifact was made, for the record of the runs that start from it.
+        "stages": {key: config[key] for key in TRAINING_STAGES if key in config},
     }
 
 
@@ -191,6 +194,7 @@ def _init_from(model: Seq2Seq, checkpoint_path: Path, device: torch.device) -> d
     return {
         "checkpoint": str(checkpoint_path),
         **{key: checkpoint[key] for key in ("epoch", "best_bleu", "elapsed", "train_config")},
+        **({"stages": checkpoint["stages"]} if "stages" in checkpoint else {}),
     }
 
 

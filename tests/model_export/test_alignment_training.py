@@ -19,6 +19,7 @@ from model_export.train import (
     load_model,
     train,
 )
+from model_export.training_records import TRAINING_STAGES, training_stages
 
 
 def _small_model(data: ParallelData) -> Seq2Seq:
@@ -193,6 +194,10 @@ def test_a_head_run_starts_from_an_artifact_directory(
     )
     tuned, checkpoint = load_model(run / "last.pt")
     assert checkpoint["init"]["train_config"] == {"artifact": str(tiny_artifact)}
+    artifact_config = json.loads((tiny_artifact / "model_config.json").read_text())
+    assert checkpoint["init"]["stages"] == {
+        key: artifact_config[key] for key in TRAINING_STAGES if key in artifact_config
+    }
     for name, value in base.state_dict().items():
         if not name.startswith("alignment_head."):
             assert torch.equal(value, tuned.state_dict()[name]), name
@@ -222,3 +227,33 @@ def test_a_head_run_starts_from_an_artifact_directory(
             "alignment_head.key_layer.0.weight"
         ],
     )
+
+
+def test_the_record_of_a_run_from_an_artifact_keeps_the_artifact_s_runs() -> None:
+    head_before = {"epochs": 5, "freeze_model": True, "best_dev_f1": 0.81}
+    artifact_stages = {
+        "training": {"epochs": 13, "best_dev_bleu": 19.3},
+        "fine_tuning": [{"epochs": 1, "guided_alignment": 0.5}],
+        "alignment_head_training": head_before,
+    }
+    base = {"checkpoint": "models/none", "train_config": {"artifact": "models/none"}}
+    base |= {"epoch": 13, "best_bleu": 19.3, "elapsed": 5000.0, "stages": artifact_stages}
+    head_run = {"train_config": {"freeze_model": True, "learning_rate": 0.002}, "init": base}
+    head_run |= {"epoch": 4, "best_bleu": 80.9, "elapsed": 494.0}
+    stages = training_stages(head_run)
+    assert stages["training"] == artifact_stages["training"]
+    assert stages["fine_tuning"] == artifact_stages["fine_tuning"]
+    head = stages["alignment_head_training"]
+    assert head["epochs"] == 4 and head["best_dev_f1"] == 0.809
+    assert head["previous"] == head_before
+
+    fine_tune = {"train_config": {"guided_alignment": 0.5}, "init": base}
+    fine_tune |= {"epoch": 1, "best_bleu": 19.8, "elapsed": 1226.0}
+    stages = training_stages(fine_tune)
+    assert [stage["epochs"] for stage in stages["fine_tuning"]] == [1, 1]
+    assert stages["fine_tuning"][-1]["best_dev_bleu"] == 19.8
+    assert stages["alignment_head_training"] == head_before
+    assert artifact_stages["fine_tuning"] == [{"epochs": 1, "guided_alignment": 0.5}]  # a copy
+
+    without = {key: value for key, value in base.items() if key != "stages"}
+    assert training_stages({**fine_tune, "init": without})["training"]["epochs"] == 13
