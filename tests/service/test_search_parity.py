@@ -24,10 +24,12 @@ def compare(
     exact_ties_allowed: bool = False,
 ) -> None:
     """The top-k search against the full-vocabulary search: the same hypotheses, scores
-    and attention. ``exact_ties_allowed``: for a barely trained model, whose next-piece
+    and attention. ``exact_ties_allowed``: for a barely trained model (its data's word
+    links come from eflomal's sampler, so it differs from run to run), whose next-piece
     distributions are nearly flat, hypotheses within 1e-3 of each other may be chosen or
-    ordered differently (ties at the 2 x beam boundary fall either way in float32); the
-    bundled model is held to exact equality."""
+    ordered differently (ties at the 2 x beam boundary fall either way in float32), and
+    such a choice may change the rest of the n-best list; the bundled model is held to
+    exact equality."""
     encoded = translator.encode_sources(texts)
     lengths = np.array([len(s.ids) for s in encoded], dtype=np.int64)
     tokens = np.zeros((len(texts), int(lengths.max())), dtype=np.int64)
@@ -40,16 +42,23 @@ def compare(
     got = beam_search(translator.model.top_k_step_function(batch), *args)
     expected = reference.beam_search(translator.model.step_function(batch), *args)
     for new, old in zip(got, expected, strict=True):
+        if exact_ties_allowed and [h.tokens for h in new] != [h.tokens for h in old]:
+            # A barely trained model: a near-tie at some step kept another path, so the
+            # n-best lists may differ past the best; the best agrees, and every hypothesis
+            # both searches found has the same score.
+            assert abs(new[0].score - old[0].score) <= 1e-3
+            scores = {tuple(h.tokens): h.score for h in old}
+            for hypothesis in new:
+                if tuple(hypothesis.tokens) in scores:
+                    assert abs(hypothesis.score - scores[tuple(hypothesis.tokens)]) <= 1e-3
+            continue
         if exact_ties_allowed:
             np.testing.assert_allclose(
                 [h.score for h in new], [h.score for h in old], rtol=0, atol=1e-3
             )
         else:
             assert [h.score for h in new] == [h.score for h in old]
-        if not exact_ties_allowed or [h.tokens for h in new] == [h.tokens for h in old]:
-            assert [h.tokens for h in new] == [h.tokens for h in old]
-        else:  # a barely trained model: equally scored paths, kept in another order
-            continue
+        assert [h.tokens for h in new] == [h.tokens for h in old]
         for a, b in zip(new, old, strict=True):
             np.testing.assert_array_equal(a.attention, b.attention)
             if options.candidates:
