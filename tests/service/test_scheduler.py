@@ -191,9 +191,41 @@ def test_steps_beside_light_work_take_a_bounded_share_of_heavy_rows(
 
     asyncio.run(main())
     beside = [rows for rows, with_light in steps if with_light]
-    assert max(rows for rows, _ in steps) == 160  # alone, heavy work steps all its rows
+    alone = [rows for rows, with_light in steps if not with_light]
+    assert max(alone) == 20  # alone, heavy work steps its earliest 20 rows at a time
     assert beside and max(beside) <= 20 + 1  # beside light work: 20 heavy rows + the light one
     assert max(beside) > 1  # and heavy work still advanced beside it
+
+
+def test_heavy_work_alone_steps_at_most_heavy_step_rows(served: CountingTranslator) -> None:
+    """Without light work a step takes the earliest heavy decodings up to the bound (a
+    light request that arrives waits for one such step, not one over every row), and every
+    sentence is still decoded, each as it would be in a full step."""
+    heavy = DecodeRequest(SENTENCES[:16], SearchOptions(beam_size=4))  # 64 rows a step
+    rows: list[int] = []
+    step = served.step
+
+    def observed_step(decodings: list[Decoding]) -> None:
+        rows.append(sum(d.rows for d in decodings))
+        step(decodings)
+
+    served.step = observed_step  # type: ignore[method-assign]
+
+    async def run(options: SchedulerOptions) -> list[Translation]:
+        scheduler: Scheduler = StepScheduler(served, options)
+        scheduler.start()
+        results = await scheduler.submit(heavy)
+        await scheduler.close()
+        return results
+
+    bounded = asyncio.run(run(SchedulerOptions(max_rows=512, heavy_step_rows=10)))
+    assert rows and max(rows) == 8  # two beams of 4 rows: a third would pass 10
+    rows.clear()
+    whole = asyncio.run(run(SchedulerOptions(max_rows=512, heavy_step_rows=512)))
+    assert max(rows) == 64
+    assert len(bounded) == len(whole) == 16
+    for got, expected in zip(bounded, whole, strict=True):
+        assert_same(got, expected)
 
 
 def test_a_heavy_admission_counts_as_heavy_work_beside_light_work(
@@ -202,21 +234,31 @@ def test_a_heavy_admission_counts_as_heavy_work_beside_light_work(
     """A heavy request admitted while light work runs has its encoder time counted against
     heavy work's share: light-only steps make up for it before heavy rows step again."""
     events: list[tuple[str, float]] = []  # (what, seconds)
+    light_decodings: set[int] = set()  # ids of the light request's decodings
     begin, step = served.begin, served.step
 
     def observed_begin(requests: list[DecodeRequest]) -> list[Work]:
         if any(r.rows > 8 for r in requests) and served.begun >= 16:
             time.sleep(0.2)  # the second heavy request's encoder: as long as many steps
             events.append(("heavy admitted", 0.2))
-        return begin(requests)
+        works = begin(requests)
+        for request, work in zip(requests, works, strict=True):
+            if request.rows <= 8:
+                light_decodings.update(id(d) for d in work.decodings)
+        return works
 
     def observed_step(decodings: list[Decoding]) -> None:
         start = time.perf_counter()
-        heavy = any(d.rows > 1 for d in decodings)
+        # A beam decoding down to its last live row is still heavy work's.
+        heavy = any(id(d) not in light_decodings for d in decodings)
+        with_light = any(id(d) in light_decodings for d in decodings)
         if heavy:
             time.sleep(0.002)  # heavy steps long enough to keep the light request going
         step(decodings)
-        events.append(("heavy step" if heavy else "light step", time.perf_counter() - start))
+        name = ("heavy" if heavy else "light") + (
+            " step with light rows" if with_light else " step"
+        )
+        events.append((name, time.perf_counter() - start))
 
     served.begin = observed_begin  # type: ignore[method-assign]
     served.step = observed_step  # type: ignore[method-assign]
@@ -235,22 +277,22 @@ def test_a_heavy_admission_counts_as_heavy_work_beside_light_work(
             await asyncio.sleep(0.001)
         heavy.append(asyncio.ensure_future(scheduler.submit(second_heavy)))
         await answered
-        events.append(("light answered", 0.0))
         await asyncio.gather(*heavy)
         await scheduler.close()
 
     asyncio.run(main())
     names = [name for name, _ in events]
-    admitted, answered = names.index("heavy admitted"), names.index("light answered")
-    assert admitted < answered  # the second heavy request came while the light one decoded
-    after = names[admitted + 1 : answered]
-    if "heavy step" in after:  # heavy rows stepped again before the light request was done:
+    admitted = names.index("heavy admitted")
+    last_light = max(n for n, name in enumerate(names) if name.endswith("with light rows"))
+    assert admitted < last_light  # the second heavy request came while the light one decoded
+    after = names[admitted + 1 : last_light + 1]
+    assert after[0] == "light step with light rows"
+    heavy_again = [n for n, name in enumerate(after) if name.startswith("heavy")]
+    if heavy_again:  # heavy rows stepped again before the light request was done:
         light_only = sum(
-            seconds
-            for _, seconds in events[admitted + 1 : admitted + 1 + after.index("heavy step")]
+            seconds for _, seconds in events[admitted + 1 : admitted + 1 + heavy_again[0]]
         )
         assert light_only >= 0.2 - 0.05  # only after light steps as long as the admission
-    assert after[0] == "light step"
 
 
 def test_a_heavy_answer_does_not_hold_up_light_work(served: CountingTranslator) -> None:
