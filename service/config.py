@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     light_rows: int = Field(24, ge=1)
     heavy_share: float = Field(0.5, gt=0, le=1)  # time share of heavy steps next to light work
     heavy_step_rows: int = Field(64, ge=1)  # heavy rows in one step
+    heavy_admit_texts: int = Field(16, ge=1)  # a heavy request's texts per encoder run
     group_texts: int = Field(16, ge=1)  # only light work: admit and answer this many together
     group_steps: int = Field(8, ge=0)  # ... or after the first has waited this many steps
     max_queue: int = Field(256, ge=1)  # texts queued or running before 503

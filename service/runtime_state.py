@@ -117,6 +117,7 @@ class ServiceState:
                 light_rows=settings.light_rows,
                 heavy_share=settings.heavy_share,
                 heavy_step_rows=settings.heavy_step_rows,
+                heavy_admit_texts=settings.heavy_admit_texts,
                 group_texts=settings.group_texts,
                 group_steps=settings.group_steps,
             ),

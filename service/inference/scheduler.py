@@ -15,14 +15,17 @@ decodings, the same ones from step to step until they finish): a step over a few
 beam rows would take as long as a light request's whole decoding, and nothing can
 interrupt a step. Heavy work is also its admission (the encoder over its texts), which
 takes as long as several light steps: while light work runs, a heavy request is admitted
-only in heavy work's turn, and that time counts as heavy. Answers leave the decoding
-thread: once a request's sentences are done, its best hypotheses and encoder outputs are
-copied out and its rows released, and a builder thread (one for light requests, one for
-heavy ones) runs the alignment head and makes the results, so neither the next step nor a
-light request's answer waits for a heavy request's results. A light request therefore
-advances at every step and waits for heavy work at most
+only in heavy work's turn, and that time counts as heavy. Nor can an encoder run be
+interrupted: a heavy request's texts are encoded ``heavy_admit_texts`` at a time, one such
+run between steps in heavy work's turn, its first texts decoding meanwhile. Answers leave
+the decoding thread: once a request's sentences are done, its best hypotheses and encoder
+outputs are copied out and its rows released, and a builder thread (one for light
+requests, one for heavy ones) runs the alignment head and makes the results, so neither
+the next step nor a light request's answer waits for a heavy request's results. A light
+request therefore advances at every step and waits for heavy work at most
 ``heavy_share / (1 - heavy_share)`` of its own decoding time (1x at the default 0.5) plus
-one short step or admission, and heavy work keeps at least ``heavy_share`` of the machine.
+one short step or encoder run, and heavy work keeps at least ``heavy_share`` of the
+machine.
 Without light work, a step runs the earliest heavy rows up to ``heavy_step_rows`` too, so
 that a light request that arrives waits for one such step at most, not for one over every
 beam row of a large batch: on CPU a step costs as much per row at a few dozen rows as at
@@ -83,11 +86,22 @@ class HasDecodings(Protocol):
     @property
     def decodings(self) -> list[Decoding]: ...
 
+    @property
+    def pending(self) -> int:
+        """Items not begun yet (a work begun in parts)."""
+        ...
+
 
 class DecodingModel(Protocol[Request, W, Result]):
     """What the scheduler needs of a model (the :class:`Translator` is one)."""
 
-    def begin(self, requests: list[Request]) -> list[W]: ...
+    def begin(self, requests: list[Request], limit: int | None = None) -> list[W]:
+        """Start ``requests``: all their items, or the first ``limit`` in all."""
+        ...
+
+    def begin_more(self, works: list[W], limit: int | None = None) -> None:
+        """Start the next pending items of ``works``, at most ``limit``."""
+        ...
 
     def step(self, decodings: list[Decoding]) -> None: ...
 
@@ -110,12 +124,17 @@ class SchedulerOptions:
     heavy_step_rows: int = 64  # heavy rows in one step
     group_texts: int = 16  # only light work running: admit and answer in groups this large
     group_steps: int = 8  # ... or once the first of a group has waited this many steps
+    heavy_admit_texts: int = 16  # a heavy request's texts encoded at a time, between steps
 
     def __post_init__(self) -> None:
         if not 0 < self.heavy_share <= 1:
             raise ValueError("heavy_share must be in (0, 1]")
-        if self.max_rows < 1 or self.max_admit_texts < 1 or self.heavy_step_rows < 1:
-            raise ValueError("max_rows, max_admit_texts and heavy_step_rows must be at least 1")
+        bounds = (self.max_rows, self.max_admit_texts, self.heavy_step_rows, self.heavy_admit_texts)
+        if min(bounds) < 1:
+            raise ValueError(
+                "max_rows, max_admit_texts, heavy_step_rows and heavy_admit_texts must be "
+                "at least 1"
+            )
 
 
 @dataclass
@@ -239,6 +258,8 @@ class StepScheduler(Generic[Request, W, Result]):
             if admitted:
                 self._timed(admitted, self._admit)
             self._drop_cancelled()
+            if not admitted:  # one encoder run between steps
+                self._begin_pending()
             if self._running:
                 self._step()
             self.running_rows = sum(d.rows for d in _live(self._running))
@@ -294,19 +315,46 @@ class StepScheduler(Generic[Request, W, Result]):
         return taken
 
     def _admit(self, jobs: list[_Job[Request, W, Result]]) -> None:
+        """Begin ``jobs``: light ones whole, heavy ones ``heavy_admit_texts`` texts at a
+        time (the rest by :meth:`_begin_pending`)."""
         start = time.perf_counter()
+        for heavy in (False, True):
+            group = [job for job in jobs if self._heavy(job) == heavy]
+            if not group:
+                continue
+            limit = self.options.heavy_admit_texts if heavy else None
+            try:
+                works = self.model.begin([job.request for job in group], limit)
+            except Exception as error:
+                for job in group:
+                    job.answer(error)
+                continue
+            for job, work in zip(group, works, strict=True):
+                job.work = work
+            self._running.extend(group)
+        if self._on_admit is not None:
+            self._on_admit(_begun(jobs), time.perf_counter() - start)
+
+    def _begin_pending(self) -> None:
+        """Encode the next ``heavy_admit_texts`` pending texts of heavy requests begun in
+        parts: between steps, in heavy work's turn, counted as heavy work."""
+        jobs = [job for job in self._running if job.work is not None and job.work.pending]
+        if not jobs or not self._heavy_turn():
+            return
+        start, before = time.perf_counter(), _begun(jobs)
         try:
-            works = self.model.begin([job.request for job in jobs])
+            works = [job.work for job in jobs if job.work is not None]
+            self.model.begin_more(works, self.options.heavy_admit_texts)
         except Exception as error:
+            log.exception("encoding a request's texts failed")
             for job in jobs:
+                self._retire(job)
                 job.answer(error)
             return
-        for job, work in zip(jobs, works, strict=True):
-            job.work = work
-        self._running.extend(jobs)
+        seconds = time.perf_counter() - start
+        self._heavy_seconds += seconds
         if self._on_admit is not None:
-            texts = sum(len(job.request.items) for job in jobs)
-            self._on_admit(texts, time.perf_counter() - start)
+            self._on_admit(_begun(jobs) - before, seconds)
 
     def _drop_cancelled(self) -> None:
         for job in [job for job in self._running if job.cancelled]:
@@ -454,5 +502,10 @@ def _first_rows(decodings: list[Decoding], rows: int) -> list[Decoding]:
     return taken
 
 
+def _begun(jobs: list[_Job[Request, W, Result]]) -> int:
+    """Texts of ``jobs`` whose decodings have begun."""
+    return sum(len(_decodings(job)) for job in jobs)
+
+
 def _all_done(job: _Job[Request, W, Result]) -> bool:
-    return all(d.done for d in _decodings(job))
+    return (job.work is None or not job.work.pending) and all(d.done for d in _decodings(job))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +65,19 @@ class DecodeRequest:
 
 @dataclass
 class Work:
-    """A request being decoded: its sources, given targets (align) and one decoding each."""
+    """A request being decoded: its sources, given targets (align) and one decoding each
+    for the sources encoded so far (all of them, unless it was begun in parts)."""
 
     request: DecodeRequest
     sources: list[EncodedSource]
     targets: list[EncodedSource] | None
     decodings: list[Decoding]
+    prefixes: list[list[int]] = field(default_factory=list)  # forced target pieces per source
+
+    @property
+    def pending(self) -> int:
+        """Sources not encoded yet: :meth:`Translator.begin_more` starts them."""
+        return len(self.sources) - len(self.decodings)
 
 
 class Translator:
@@ -194,12 +201,13 @@ class Translator:
         finally:
             self.release(work)
 
-    def begin(self, requests: list[DecodeRequest]) -> list[Work]:
-        """Encode the sources of all ``requests`` in one encoder run and start decoding them.
-        Raises :class:`InputTooLong` past the token limit, :class:`InvalidPrefix` for a
-        target prefix the search cannot start from."""
+    def begin(self, requests: list[DecodeRequest], limit: int | None = None) -> list[Work]:
+        """Tokenize all ``requests`` and start decoding them, their sources encoded in one
+        encoder run: all of them, or with ``limit`` the first ``limit`` in request order
+        (the rest wait for :meth:`begin_more`). Raises :class:`InputTooLong` past the
+        token limit, :class:`InvalidPrefix` for a target prefix the search cannot start
+        from, before anything is encoded."""
         works = []
-        prefixes: list[list[list[int]]] = []
         for request in requests:
             if isinstance(request.options, AlignOptions):
                 sources = self.encode_sources([source for source, _ in request.items])
@@ -209,53 +217,58 @@ class Translator:
             else:
                 sources, targets = self.encode_sources(request.items), None
             given = request.prefixes or [None] * len(sources)
-            prefixes.append(
+            prefixes = (
                 self.encode_prefixes(given, sources, request.options)
                 if isinstance(request.options, SearchOptions)
                 else [[] for _ in sources]
             )
-            works.append(Work(request, sources, targets, []))
-        every = [source for work in works for source in work.sources]
+            works.append(Work(request, sources, targets, [], prefixes))
+        self.begin_more(works, limit)
+        return works
+
+    def begin_more(self, works: list[Work], limit: int | None = None) -> None:
+        """Encode the pending sources of ``works`` (at most ``limit`` of them, in order) in
+        one encoder run and start their decodings."""
+        todo = [(work, n) for work in works for n in range(len(work.decodings), len(work.sources))]
+        todo = todo[:limit]
+        if not todo:
+            return
+        every = [work.sources[n] for work, n in todo]
         lengths = np.array([len(s.ids) for s in every], dtype=np.int64)
         special = self.artifact.special_tokens
         tokens = np.full((len(every), int(lengths.max())), special.pad, dtype=np.int64)
         for row, source in enumerate(every):
             tokens[row, : len(source.ids)] = source.ids
         batch = self.model.encode(tokens, lengths)
-        ids = iter(zip(self.pool.add(batch, lengths), batch.init_state, strict=True))
-        for work, work_prefixes in zip(works, prefixes, strict=True):
-            options = work.request.options
-            for n, source in enumerate(work.sources):
-                sentence, init_state = next(ids)
-                if isinstance(options, AlignOptions):
-                    assert work.targets is not None
-                    work.decodings.append(
-                        ForcedDecoding(
-                            sentence,
-                            init_state,
-                            len(source.ids),
-                            work.targets[n].ids,
-                            special.bos,
-                            options.length_penalty,
-                        )
+        started = zip(todo, self.pool.add(batch, lengths), batch.init_state, strict=True)
+        for (work, n), sentence, init_state in started:
+            source, options = work.sources[n], work.request.options
+            if isinstance(options, AlignOptions):
+                assert work.targets is not None
+                work.decodings.append(
+                    ForcedDecoding(
+                        sentence,
+                        init_state,
+                        len(source.ids),
+                        work.targets[n].ids,
+                        special.bos,
+                        options.length_penalty,
                     )
-                else:
-                    work.decodings.append(
-                        new_decoding(
-                            sentence,
-                            init_state,
-                            len(source.ids),
-                            special.bos,
-                            special.eos,
-                            options,
-                            work_prefixes[n],
-                        )
-                    )
-                    if self.model.shortlist is not None:
-                        self.pool.set_candidates(
-                            sentence, self.model.shortlist.candidates(source.ids)
-                        )
-        return works
+                )
+                continue
+            work.decodings.append(
+                new_decoding(
+                    sentence,
+                    init_state,
+                    len(source.ids),
+                    special.bos,
+                    special.eos,
+                    options,
+                    work.prefixes[n],
+                )
+            )
+            if self.model.shortlist is not None:
+                self.pool.set_candidates(sentence, self.model.shortlist.candidates(source.ids))
 
     def step(self, decodings: list[Decoding]) -> None:
         """One decoder step for any mix of decodings begun by this translator."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.inference.runtime import RuntimeOptions
+from service.inference.runtime import EncodedBatch, RuntimeOptions
 from service.inference.scheduler import Overloaded, SchedulerOptions, ShuttingDown, StepScheduler
 from service.inference.search import SearchOptions
 from service.inference.step import Decoding
@@ -27,9 +27,9 @@ class CountingTranslator(Translator):
 
     begun: int = 0
 
-    def begin(self, requests: list[DecodeRequest]) -> list[Work]:
+    def begin(self, requests: list[DecodeRequest], limit: int | None = None) -> list[Work]:
         self.begun += sum(len(r.items) for r in requests)
-        return super().begin(requests)
+        return super().begin(requests, limit)
 
 
 def load(directory: Path) -> CountingTranslator:
@@ -228,6 +228,68 @@ def test_heavy_work_alone_steps_at_most_heavy_step_rows(served: CountingTranslat
         assert_same(got, expected)
 
 
+def test_a_heavy_request_is_encoded_in_parts_between_steps(
+    served: CountingTranslator, alone: Translator
+) -> None:
+    """No encoder run over more than ``heavy_admit_texts`` texts of a heavy request: its
+    first texts decode while the rest wait, one run between steps, and it decodes as alone."""
+    texts = SENTENCES[:14]
+    heavy = DecodeRequest(texts, SearchOptions(beam_size=2))  # 28 rows: heavy
+    events: list[str] = []
+    encode, step = served.model.encode, served.step
+
+    def observed_encode(tokens: np.ndarray, lengths: np.ndarray) -> EncodedBatch:
+        events.append(f"encode {len(tokens)}")
+        return encode(tokens, lengths)
+
+    def observed_step(decodings: list[Decoding]) -> None:
+        if events[-1] != "step":
+            events.append("step")
+        step(decodings)
+
+    served.model.encode = observed_encode  # type: ignore[method-assign]
+    served.step = observed_step  # type: ignore[method-assign]
+
+    async def main() -> list[Translation]:
+        scheduler: Scheduler = StepScheduler(served, SchedulerOptions(heavy_admit_texts=4))
+        scheduler.start()
+        results = await scheduler.submit(heavy)
+        await scheduler.close()
+        return results
+
+    results = asyncio.run(main())
+    assert events == [
+        "encode 4", "step", "encode 4", "step", "encode 4", "step", "encode 2", "step"
+    ]  # fmt: skip
+    for got, expected in zip(results, alone.translate(texts, heavy.options), strict=True):
+        assert_same(got, expected)
+
+
+def test_a_heavy_request_cancelled_before_all_its_texts_began(
+    served: CountingTranslator,
+) -> None:
+    heavy = DecodeRequest(SENTENCES[:40], SearchOptions(beam_size=4))
+
+    async def main() -> None:
+        scheduler: Scheduler = StepScheduler(served, SchedulerOptions(heavy_admit_texts=2))
+        scheduler.start()
+        running = asyncio.ensure_future(scheduler.submit(heavy))
+        while scheduler.running_rows == 0:
+            await asyncio.sleep(0.001)
+        assert 0 < len(served.pool) < 40  # begun in part
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        while scheduler.running_rows:
+            await asyncio.sleep(0.001)
+        [short] = await scheduler.submit(DecodeRequest(["Amen."], SearchOptions(beam_size=1)))
+        assert short.text
+        assert len(served.pool) == 0  # and none of its texts is encoded after it left
+        await scheduler.close()
+
+    asyncio.run(main())
+
+
 def test_a_heavy_admission_counts_as_heavy_work_beside_light_work(
     served: CountingTranslator,
 ) -> None:
@@ -237,11 +299,11 @@ def test_a_heavy_admission_counts_as_heavy_work_beside_light_work(
     light_decodings: set[int] = set()  # ids of the light request's decodings
     begin, step = served.begin, served.step
 
-    def observed_begin(requests: list[DecodeRequest]) -> list[Work]:
+    def observed_begin(requests: list[DecodeRequest], limit: int | None = None) -> list[Work]:
         if any(r.rows > 8 for r in requests) and served.begun >= 16:
             time.sleep(0.2)  # the second heavy request's encoder: as long as many steps
             events.append(("heavy admitted", 0.2))
-        works = begin(requests)
+        works = begin(requests, limit)
         for request, work in zip(requests, works, strict=True):
             if request.rows <= 8:
                 light_decodings.update(id(d) for d in work.decodings)
