@@ -48,22 +48,28 @@ queue, and its rows leave the batch before the next step.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Generic
 
+from service.inference.jobs import (
+    DecodingModel,
+    Job,
+    Request,
+    Result,
+    W,
+    all_done,
+    begun_texts,
+    deliver,
+    live_decodings,
+)
 from service.inference.step import Decoding
 
 log = logging.getLogger(__name__)
-
-Result = TypeVar("Result")
-Request = TypeVar("Request", bound="RowCounted")
-W = TypeVar("W", bound="HasDecodings")
 
 
 class Overloaded(RuntimeError):
@@ -72,45 +78,6 @@ class Overloaded(RuntimeError):
 
 class ShuttingDown(RuntimeError):
     """The scheduler no longer accepts work."""
-
-
-class RowCounted(Protocol):
-    @property
-    def items(self) -> list[Any]: ...
-
-    @property
-    def rows(self) -> int: ...
-
-
-class HasDecodings(Protocol):
-    @property
-    def decodings(self) -> list[Decoding]: ...
-
-    @property
-    def pending(self) -> int:
-        """Items not begun yet (a work begun in parts)."""
-        ...
-
-
-class DecodingModel(Protocol[Request, W, Result]):
-    """What the scheduler needs of a model (the :class:`Translator` is one)."""
-
-    def begin(self, requests: list[Request], limit: int | None = None) -> list[W]:
-        """Start ``requests``: all their items, or the first ``limit`` in all."""
-        ...
-
-    def begin_more(self, works: list[W], limit: int | None = None) -> None:
-        """Start the next pending items of ``works``, at most ``limit``."""
-        ...
-
-    def step(self, decodings: list[Decoding]) -> None: ...
-
-    def prepare_results(self, works: list[W]) -> Callable[[], list[list[Result]]]:
-        """Called on the decoding thread before the works are released; the function it
-        returns builds their results and may run on another thread."""
-        ...
-
-    def release(self, work: W) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -137,33 +104,6 @@ class SchedulerOptions:
             )
 
 
-@dataclass
-class _Job(Generic[Request, W, Result]):
-    request: Request
-    future: asyncio.Future[list[Result]]
-    loop: asyncio.AbstractEventLoop
-    enqueued: float = field(default_factory=time.perf_counter)
-    enqueued_step: int = 0  # scheduler steps taken before it arrived
-    done_step: int | None = None  # steps taken when its last sentence finished
-    work: W | None = None
-
-    @property
-    def cancelled(self) -> bool:
-        return self.future.cancelled()
-
-    def answer(self, result: list[Result] | BaseException) -> None:
-        def deliver() -> None:
-            if self.future.done():
-                return
-            if isinstance(result, BaseException):
-                self.future.set_exception(result)
-            else:
-                self.future.set_result(result)
-
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-            self.loop.call_soon_threadsafe(deliver)
-
-
 StepObserver = Callable[[int, float], None]  # (rows in the step, seconds)
 AdmitObserver = Callable[[int, float], None]  # (texts admitted together, seconds to encode)
 
@@ -180,8 +120,8 @@ class StepScheduler(Generic[Request, W, Result]):
         self.options = options
         self._on_admit, self._on_step = on_admit, on_step
         self._lock = threading.Condition()
-        self._waiting: list[_Job[Request, W, Result]] = []
-        self._running: list[_Job[Request, W, Result]] = []
+        self._waiting: list[Job[Request, W, Result]] = []
+        self._running: list[Job[Request, W, Result]] = []
         self._queued_texts = 0
         self._closing = False
         self._thread: threading.Thread | None = None
@@ -216,7 +156,7 @@ class StepScheduler(Generic[Request, W, Result]):
                 f"{self._queued_texts} texts are queued (limit {self.options.max_queue})"
             )
         loop = asyncio.get_running_loop()
-        job: _Job[Request, W, Result] = _Job(request, loop.create_future(), loop)
+        job: Job[Request, W, Result] = Job(request, loop.create_future(), loop)
         job.enqueued_step = self.steps
         self._queued_texts += texts
         with self._lock:
@@ -262,7 +202,7 @@ class StepScheduler(Generic[Request, W, Result]):
                 self._begin_pending()
             if self._running:
                 self._step()
-            self.running_rows = sum(d.rows for d in _live(self._running))
+            self.running_rows = sum(d.rows for d in live_decodings(self._running))
 
     def _wait_for_company(self) -> bool:
         """While idle: wait up to ``max_wait_ms`` for a full admission (lock held).
@@ -278,7 +218,7 @@ class StepScheduler(Generic[Request, W, Result]):
     def _grouping(self) -> bool:
         """Whether only light work is decoding, the case where texts are grouped."""
         light_rows = self.options.light_rows
-        return bool(_live(self._running)) and all(
+        return bool(live_decodings(self._running)) and all(
             job.request.rows <= light_rows for job in self._running
         )
 
@@ -293,13 +233,13 @@ class StepScheduler(Generic[Request, W, Result]):
         waited = self.steps - self._waiting[0].enqueued_step
         return texts >= self.options.group_texts or waited >= self.options.group_steps
 
-    def _take_admissible(self) -> list[_Job[Request, W, Result]]:
+    def _take_admissible(self) -> list[Job[Request, W, Result]]:
         """Waiting jobs whose rows fit beside the running ones, heavy ones only in heavy
         work's turn (lock held)."""
-        rows = sum(job.request.rows for job in self._running if not _all_done(job))
+        rows = sum(job.request.rows for job in self._running if not all_done(job))
         texts = 0
         heavy_turn = self._heavy_turn()
-        taken: list[_Job[Request, W, Result]] = []
+        taken: list[Job[Request, W, Result]] = []
         for job in self._waiting:
             if texts + len(job.request.items) > self.options.max_admit_texts and taken:
                 break
@@ -314,7 +254,7 @@ class StepScheduler(Generic[Request, W, Result]):
             self._waiting.remove(job)
         return taken
 
-    def _admit(self, jobs: list[_Job[Request, W, Result]]) -> None:
+    def _admit(self, jobs: list[Job[Request, W, Result]]) -> None:
         """Begin ``jobs``: light ones whole, heavy ones ``heavy_admit_texts`` texts at a
         time (the rest by :meth:`_begin_pending`)."""
         start = time.perf_counter()
@@ -333,7 +273,7 @@ class StepScheduler(Generic[Request, W, Result]):
                 job.work = work
             self._running.extend(group)
         if self._on_admit is not None:
-            self._on_admit(_begun(jobs), time.perf_counter() - start)
+            self._on_admit(begun_texts(jobs), time.perf_counter() - start)
 
     def _begin_pending(self) -> None:
         """Encode the next ``heavy_admit_texts`` pending texts of heavy requests begun in
@@ -341,7 +281,7 @@ class StepScheduler(Generic[Request, W, Result]):
         jobs = [job for job in self._running if job.work is not None and job.work.pending]
         if not jobs or not self._heavy_turn():
             return
-        start, before = time.perf_counter(), _begun(jobs)
+        start, before = time.perf_counter(), begun_texts(jobs)
         try:
             works = [job.work for job in jobs if job.work is not None]
             self.model.begin_more(works, self.options.heavy_admit_texts)
@@ -354,18 +294,18 @@ class StepScheduler(Generic[Request, W, Result]):
         seconds = time.perf_counter() - start
         self._heavy_seconds += seconds
         if self._on_admit is not None:
-            self._on_admit(_begun(jobs) - before, seconds)
+            self._on_admit(begun_texts(jobs) - before, seconds)
 
     def _drop_cancelled(self) -> None:
         for job in [job for job in self._running if job.cancelled]:
             self._retire(job)
 
-    def _retire(self, job: _Job[Request, W, Result]) -> None:
+    def _retire(self, job: Job[Request, W, Result]) -> None:
         self._running.remove(job)
         if job.work is not None:
             self.model.release(job.work)
 
-    def _heavy(self, job: _Job[Request, W, Result]) -> bool:
+    def _heavy(self, job: Job[Request, W, Result]) -> bool:
         return job.request.rows > self.options.light_rows
 
     def _heavy_turn(self) -> bool:
@@ -380,8 +320,8 @@ class StepScheduler(Generic[Request, W, Result]):
 
     def _timed(
         self,
-        jobs: list[_Job[Request, W, Result]],
-        work: Callable[[list[_Job[Request, W, Result]]], None],
+        jobs: list[Job[Request, W, Result]],
+        work: Callable[[list[Job[Request, W, Result]]], None],
     ) -> None:
         """Run the admission of ``jobs``, its time counted as heavy work's when any of them
         is heavy."""
@@ -400,11 +340,11 @@ class StepScheduler(Generic[Request, W, Result]):
         if not light or not heavy_jobs:
             self._heavy_seconds = self._light_seconds = 0.0
         if not heavy_jobs:
-            return _live(light), False
+            return live_decodings(light), False
         heavy: list[Decoding] = []
         if not light or self._heavy_turn():
-            heavy = _first_rows(_live(heavy_jobs), self.options.heavy_step_rows)
-        return _live(light) + heavy, bool(heavy)
+            heavy = _first_rows(live_decodings(heavy_jobs), self.options.heavy_step_rows)
+        return live_decodings(light) + heavy, bool(heavy)
 
     def _step(self) -> None:
         decodings, heavy = self._choose()
@@ -433,7 +373,7 @@ class StepScheduler(Generic[Request, W, Result]):
         """Answer the requests whose sentences are all done; the alignment head runs once
         for all of them (of each kind). With ``hold``, they are grouped while only light
         work runs."""
-        finished = [job for job in self._running if _all_done(job)]
+        finished = [job for job in self._running if all_done(job)]
         if not finished:
             return
         for job in finished:
@@ -446,7 +386,7 @@ class StepScheduler(Generic[Request, W, Result]):
                 return
         self._answer(finished)
 
-    def _answer(self, finished: list[_Job[Request, W, Result]]) -> None:
+    def _answer(self, finished: list[Job[Request, W, Result]]) -> None:
         """Release the finished jobs' rows now; their results are built and delivered by
         the builder thread of their kind."""
         for heavy in (False, True):
@@ -468,26 +408,7 @@ class StepScheduler(Generic[Request, W, Result]):
                 for job in jobs:
                     job.answer(failure)
                 continue
-            self._builders[heavy].submit(_deliver, jobs, build)
-
-
-def _deliver(jobs: list[_Job[Request, W, Result]], build: Callable[[], list[list[Result]]]) -> None:
-    answers: list[list[Result] | BaseException]
-    try:
-        answers = list(build())
-    except Exception as error:
-        log.exception("building results failed")
-        answers = [error for _ in jobs]
-    for job, answer in zip(jobs, answers, strict=True):
-        job.answer(answer)
-
-
-def _decodings(job: _Job[Request, W, Result]) -> Sequence[Decoding]:
-    return job.work.decodings if job.work is not None else ()
-
-
-def _live(jobs: list[_Job[Request, W, Result]]) -> list[Decoding]:
-    return [d for job in jobs for d in _decodings(job) if not d.done]
+            self._builders[heavy].submit(deliver, jobs, build)
 
 
 def _first_rows(decodings: list[Decoding], rows: int) -> list[Decoding]:
@@ -500,12 +421,3 @@ def _first_rows(decodings: list[Decoding], rows: int) -> list[Decoding]:
         taken.append(decoding)
         total += decoding.rows
     return taken
-
-
-def _begun(jobs: list[_Job[Request, W, Result]]) -> int:
-    """Texts of ``jobs`` whose decodings have begun."""
-    return sum(len(_decodings(job)) for job in jobs)
-
-
-def _all_done(job: _Job[Request, W, Result]) -> bool:
-    return (job.work is None or not job.work.pending) and all(d.done for d in _decodings(job))
