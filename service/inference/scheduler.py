@@ -25,13 +25,12 @@ the next step nor a light request's answer waits for a heavy request's results. 
 request therefore advances at every step and waits for heavy work at most
 ``heavy_share / (1 - heavy_share)`` of its own decoding time (1x at the default 0.5) plus
 one short step or encoder run, and heavy work keeps at least ``heavy_share`` of the
-machine.
-Without light work, a step runs the earliest heavy rows up to ``heavy_step_rows`` too, so
-that a light request that arrives waits for one such step at most, not for one over every
-beam row of a large batch: on CPU a step costs as much per row at a few dozen rows as at
-hundreds (a GPU step costs about the same up to hundreds of rows: a larger bound suits it).
-Admission is first come first served, except that a request that does not fit, or a heavy
-one outside its turn, lets later ones go first.
+machine. Without light work, a step runs the earliest heavy rows up to ``heavy_step_rows``
+too, so that a light request that arrives waits for one such step at most, not for one
+over every beam row of a large batch: on CPU a step costs as much per row at a few dozen
+rows as at hundreds (a GPU step costs about the same up to hundreds of rows: a larger
+bound suits it). Admission is first come first served, except that a request that does not
+fit, or a heavy one outside its turn, lets later ones go first.
 
 While only light work runs (steady traffic of short requests), new texts are admitted, and
 finished requests answered, in groups of ``group_texts`` or once the first of them has
