@@ -30,7 +30,8 @@ too, so that a light request that arrives waits for one such step at most, not f
 over every beam row of a large batch: on CPU a step costs as much per row at a few dozen
 rows as at hundreds (a GPU step costs about the same up to hundreds of rows: a larger
 bound suits it). Admission is first come first served, except that a request that does not
-fit, or a heavy one outside its turn, lets later ones go first.
+fit, or a heavy one outside its turn or while another's texts are still being encoded, lets
+later ones go first.
 
 While only light work runs (steady traffic of short requests), new texts are admitted, and
 finished requests answered, in groups of ``group_texts`` or once the first of them has
@@ -197,7 +198,7 @@ class StepScheduler(Generic[Request, W, Result]):
             if admitted:
                 self._timed(admitted, self._admit)
             self._drop_cancelled()
-            if not admitted:  # one encoder run between steps
+            if not any(self._heavy(job) for job in admitted):  # one heavy run between steps
                 self._begin_pending()
             if self._running:
                 self._step()
@@ -234,16 +235,16 @@ class StepScheduler(Generic[Request, W, Result]):
 
     def _take_admissible(self) -> list[Job[Request, W, Result]]:
         """Waiting jobs whose rows fit beside the running ones, heavy ones only in heavy
-        work's turn (lock held)."""
+        work's turn and once no running request has texts left to encode (lock held)."""
         rows = sum(job.request.rows for job in self._running if not all_done(job))
         texts = 0
-        heavy_turn = self._heavy_turn()
+        heavy_turn, partly_begun = self._heavy_turn(), self._partly_begun() is not None
         taken: list[Job[Request, W, Result]] = []
         for job in self._waiting:
             if texts + len(job.request.items) > self.options.max_admit_texts and taken:
                 break
-            if not heavy_turn and self._heavy(job):
-                continue
+            if self._heavy(job) and (not heavy_turn or partly_begun):
+                continue  # heavy work's turn, after the texts of a request begun in parts
             fits = rows + job.request.rows <= self.options.max_rows
             if fits or (not self._running and not taken):  # a job larger than the bound
                 taken.append(job)
@@ -255,12 +256,12 @@ class StepScheduler(Generic[Request, W, Result]):
 
     def _admit(self, jobs: list[Job[Request, W, Result]]) -> None:
         """Begin ``jobs``: light ones whole, heavy ones ``heavy_admit_texts`` texts at a
-        time (the rest by :meth:`_begin_pending`)."""
-        start = time.perf_counter()
+        time (the rest by :meth:`_begin_pending`); one encoder run for each kind."""
         for heavy in (False, True):
             group = [job for job in jobs if self._heavy(job) == heavy]
             if not group:
                 continue
+            start = time.perf_counter()
             limit = self.options.heavy_admit_texts if heavy else None
             try:
                 works = self.model.begin([job.request for job in group], limit)
@@ -271,29 +272,31 @@ class StepScheduler(Generic[Request, W, Result]):
             for job, work in zip(group, works, strict=True):
                 job.work = work
             self._running.extend(group)
-        if self._on_admit is not None:
-            self._on_admit(begun_texts(jobs), time.perf_counter() - start)
+            if self._on_admit is not None:
+                self._on_admit(begun_texts(group), time.perf_counter() - start)
 
     def _begin_pending(self) -> None:
-        """Encode the next ``heavy_admit_texts`` pending texts of heavy requests begun in
-        parts: between steps, in heavy work's turn, counted as heavy work."""
-        jobs = [job for job in self._running if job.work is not None and job.work.pending]
-        if not jobs or not self._heavy_turn():
+        """Encode the next ``heavy_admit_texts`` pending texts of the earliest heavy request
+        begun in parts: between steps, in heavy work's turn, counted as heavy work."""
+        job = self._partly_begun()
+        if job is None or job.work is None or not self._heavy_turn():
             return
-        start, before = time.perf_counter(), begun_texts(jobs)
+        start, before = time.perf_counter(), begun_texts([job])
         try:
-            works = [job.work for job in jobs if job.work is not None]
-            self.model.begin_more(works, self.options.heavy_admit_texts)
+            self.model.begin_more([job.work], self.options.heavy_admit_texts)
         except Exception as error:
             log.exception("encoding a request's texts failed")
-            for job in jobs:
-                self._retire(job)
-                job.answer(error)
+            self._retire(job)
+            job.answer(error)
             return
         seconds = time.perf_counter() - start
         self._heavy_seconds += seconds
         if self._on_admit is not None:
-            self._on_admit(begun_texts(jobs) - before, seconds)
+            self._on_admit(begun_texts([job]) - before, seconds)
+
+    def _partly_begun(self) -> Job[Request, W, Result] | None:
+        """The earliest running job with texts still to encode."""
+        return next((job for job in self._running if job.work and job.work.pending), None)
 
     def _drop_cancelled(self) -> None:
         for job in [job for job in self._running if job.cancelled]:

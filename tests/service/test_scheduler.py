@@ -17,7 +17,13 @@ from service.inference.scheduler import Overloaded, SchedulerOptions, ShuttingDo
 from service.inference.search import SearchOptions
 from service.inference.step import Decoding
 from service.inference.translation import Translation
-from service.inference.translator import AlignOptions, DecodeRequest, Translator, Work
+from service.inference.translator import (
+    AlignOptions,
+    DecodeRequest,
+    InputTooLong,
+    Translator,
+    Work,
+)
 
 SENTENCES = (Path(__file__).parents[2] / "bench" / "sentences_en.txt").read_text().splitlines()
 
@@ -52,6 +58,7 @@ def served(tiny_artifact: Path) -> CountingTranslator:
 
 
 Scheduler = StepScheduler[DecodeRequest, Work, Translation]
+LIGHT = DecodeRequest(["Amen."], SearchOptions(beam_size=1))
 
 
 def assert_same(got: Translation, expected: Translation) -> None:
@@ -263,6 +270,63 @@ def test_a_heavy_request_is_encoded_in_parts_between_steps(
     ]  # fmt: skip
     for got, expected in zip(results, alone.translate(texts, heavy.options), strict=True):
         assert_same(got, expected)
+
+
+def test_light_traffic_does_not_hold_back_a_heavy_request_begun_in_parts(
+    served: CountingTranslator,
+) -> None:
+    """Light requests admitted at every pass must not keep a heavy request's remaining texts
+    from being encoded: heavy work keeps its share, and the request is answered."""
+    step = served.step
+
+    def slow_step(decodings: list[Decoding]) -> None:
+        time.sleep(0.002)  # light requests arrive several times a step
+        step(decodings)
+
+    served.step = slow_step  # type: ignore[method-assign]
+    heavy = DecodeRequest(SENTENCES[:4], SearchOptions(beam_size=10))
+
+    async def main() -> None:
+        scheduler: Scheduler = StepScheduler(served, SchedulerOptions(heavy_admit_texts=1))
+        scheduler.start()
+        answered = asyncio.ensure_future(scheduler.submit(heavy))
+        lights = []
+        deadline = time.perf_counter() + 5
+        while not answered.done() and time.perf_counter() < deadline:
+            lights.append(asyncio.ensure_future(scheduler.submit(LIGHT)))
+            await asyncio.sleep(0.0005)
+        assert answered.done()  # while light traffic went on
+        assert len(await answered) == 4
+        await asyncio.gather(*lights)
+        await scheduler.close()
+
+    asyncio.run(main())
+
+
+def test_admissions_are_observed_per_encoder_run(served: CountingTranslator) -> None:
+    """The batch metric sees each encoder run with the texts it encoded: none for a request
+    refused before encoding, one light and one heavy run for an admission of both."""
+    observed: list[int] = []
+    too_long = DecodeRequest([" ".join(["word"] * 400)], SearchOptions(beam_size=1))
+    light = DecodeRequest(SENTENCES[:2], SearchOptions(beam_size=1))
+    heavy = DecodeRequest(SENTENCES[2:8], SearchOptions(beam_size=10))
+
+    async def main() -> None:
+        # Idle, the first text waits for company up to 8 texts: light and heavy come in
+        # one admission.
+        options = SchedulerOptions(heavy_admit_texts=4, max_admit_texts=8, max_wait_ms=2000)
+        scheduler: Scheduler = StepScheduler(
+            served, options, on_admit=lambda texts, seconds: observed.append(texts)
+        )
+        scheduler.start()
+        with pytest.raises(InputTooLong):
+            await scheduler.submit(too_long)
+        assert observed == []
+        await asyncio.gather(scheduler.submit(light), scheduler.submit(heavy))
+        await scheduler.close()
+
+    asyncio.run(main())
+    assert observed == [2, 4, 2]  # light whole, heavy in parts
 
 
 def test_a_heavy_request_cancelled_before_all_its_texts_began(
